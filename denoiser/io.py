@@ -1,0 +1,172 @@
+"""Reading and writing images without losing bit depth, orientation or alpha.
+
+Images are NumPy arrays of shape (H, W) for gray or (H, W, C) with C in {3, 4}, dtype uint8 or
+uint16. Reading applies EXIF orientation and refuses files above a pixel limit (decompression
+bombs). Writing goes through a temporary file and a rename, so a half-written file never
+replaces a good one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".ppm", ".pgm", ".gif")
+DEFAULT_MAX_PIXELS = 50_000_000  # a 50 MP photo; override with DENOISER_MAX_PIXELS or max_pixels=
+
+
+class ImageReadError(ValueError):
+    """A file that is not a readable image, or one we refuse to read; the message names the file."""
+
+
+def max_pixels() -> int:
+    """The pixel limit: $DENOISER_MAX_PIXELS if set, else DEFAULT_MAX_PIXELS."""
+    value = os.environ.get("DENOISER_MAX_PIXELS")
+    if value is None:
+        return DEFAULT_MAX_PIXELS
+    try:
+        limit = int(value)
+    except ValueError:
+        raise ValueError(f"DENOISER_MAX_PIXELS must be an integer, got {value!r}") from None
+    if limit <= 0:
+        raise ValueError(f"DENOISER_MAX_PIXELS must be positive, got {limit}")
+    return limit
+
+
+def check_pixel_limit(width: int, height: int, limit: int | None = None, name: str = "image") -> None:
+    """Raise ImageReadError if width x height exceeds the pixel limit."""
+    limit = max_pixels() if limit is None else limit
+    if width * height > limit:
+        raise ImageReadError(
+            f"{name}: {width}x{height} = {width * height / 1e6:.1f} megapixels exceeds the limit of "
+            f"{limit / 1e6:.1f} megapixels (set DENOISER_MAX_PIXELS to raise it)"
+        )
+
+
+def pil_to_array(image: Image.Image, name: str = "image") -> np.ndarray:
+    """Convert a PIL image to uint8/uint16 (H, W[, C]) keeping 16-bit depth and alpha."""
+    if getattr(image, "n_frames", 1) > 1:
+        image.seek(0)  # animated GIF / multi-page TIFF: the first frame is the image
+    image = ImageOps.exif_transpose(image)
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        return np.asarray(image, dtype=np.uint16).copy()
+    if mode == "I":  # 32-bit integer, as Pillow opens most 16-bit grayscale PNGs
+        array = np.asarray(image)
+        return np.clip(array, 0, 65535).astype(np.uint16)
+    if mode == "F":
+        raise ImageReadError(f"{name}: 32-bit float images are not supported; save as 8 or 16-bit")
+    if mode == "1" or mode == "L":
+        return np.asarray(image.convert("L")).copy()
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif mode in ("LA", "PA", "RGBa", "La"):
+        image = image.convert("RGBA")
+    elif mode not in ("RGB", "RGBA"):  # CMYK, YCbCr, LAB, HSV
+        image = image.convert("RGB")
+    return np.asarray(image).copy()
+
+
+def read_image(path: str | os.PathLike, limit: int | None = None) -> np.ndarray:
+    """Read an image file as uint8/uint16 (H, W[, C]); errors name the file and the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ImageReadError(f"{path}: the file is empty (0 bytes)")
+    try:
+        with Image.open(path) as image:
+            check_pixel_limit(*image.size, limit=limit, name=str(path))
+            image.load()
+            return pil_to_array(image, name=str(path))
+    except ImageReadError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageReadError(f"{path}: not an image file (or a format Pillow cannot read)") from None
+    except Image.DecompressionBombError as err:
+        raise ImageReadError(f"{path}: refused as a possible decompression bomb ({err})") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ImageReadError(f"{path}: the image is truncated or corrupt ({err})") from None
+
+
+def write_image(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write uint8/uint16 (H, W[, C]) atomically; the format follows the suffix.
+
+    16-bit data needs PNG or TIFF (Pillow cannot write 16-bit colour, so that goes through
+    imageio for PNG and tifffile for TIFF, both installed with scikit-image).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise ValueError(f"{path}: unknown image format {suffix!r}; use one of {IMAGE_SUFFIXES}")
+    image = _array_to_pil(array, suffix, str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
+    os.close(fd)
+    try:
+        if isinstance(image, np.ndarray):  # 16-bit colour: Pillow cannot write it, tifffile/PNG can
+            _write_16bit_colour(tmp, image, suffix)
+        else:
+            params = {"quality": 95} if suffix in (".jpg", ".jpeg", ".webp") else {}
+            image.save(tmp, **params)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _array_to_pil(array: np.ndarray, suffix: str, name: str) -> Image.Image | np.ndarray:
+    if array.dtype == np.uint8:
+        if suffix in (".jpg", ".jpeg") and array.ndim == 3 and array.shape[2] == 4:
+            raise ValueError(f"{name}: JPEG cannot store alpha; write PNG instead")
+        return Image.fromarray(array)
+    if array.dtype == np.uint16:
+        if suffix not in (".png", ".tif", ".tiff"):
+            raise ValueError(f"{name}: 16-bit images need .png or .tif, not {suffix}")
+        if array.ndim == 2:
+            return Image.fromarray(array)  # mode I;16
+        return array
+    raise ValueError(f"{name}: expected a uint8 or uint16 array, got {array.dtype}")
+
+
+def _write_16bit_colour(tmp: str, array: np.ndarray, suffix: str) -> None:
+    if suffix in (".tif", ".tiff"):
+        import tifffile  # ships with scikit-image
+
+        tifffile.imwrite(tmp, array)
+    else:
+        from skimage.io import imsave  # imageio's PNG writer keeps 16-bit RGB(A)
+
+        imsave(tmp, array, check_contrast=False, extension=".png")
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """Image files directly inside `folder`, sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder")
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def to_float(array: np.ndarray) -> np.ndarray:
+    """uint8/uint16 -> float32 in [0, 1]; float input is returned as float32 unchanged (not clipped)."""
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / 255.0
+    if array.dtype == np.uint16:
+        return array.astype(np.float32) / 65535.0
+    if np.issubdtype(array.dtype, np.floating):
+        return array.astype(np.float32, copy=False)
+    raise ValueError(f"unsupported image dtype {array.dtype}; use uint8, uint16 or float")
+
+
+def from_float(image: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """float in [0, 1] -> dtype (uint8/uint16 are clipped and rounded; float passes through)."""
+    dtype = np.dtype(dtype)
+    if dtype == np.uint8 or dtype == np.uint16:
+        peak = np.iinfo(dtype).max
+        return np.clip(np.rint(image * peak), 0, peak).astype(dtype)
+    return image.astype(dtype, copy=False)

@@ -1,0 +1,98 @@
+"""Crash-safe training checkpoints, without pickle.
+
+A checkpoint is a folder RUN/checkpoints/step-NNNNNNN/ holding model.safetensors + config.json
+(a loadable weights folder), optimizer.safetensors, optional ema.safetensors, and state.json.
+It is written under a temporary name and renamed when complete; then RUN/checkpoints/latest
+(a one-line file, itself replaced atomically) is pointed at it. A kill at any moment leaves
+`latest` naming a complete checkpoint. The two newest are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from denoiser.hub import save_model, unwrap
+
+KEEP = 2
+
+
+def _flatten_optimizer(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    state = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for index, values in state["state"].items():
+        for key, value in values.items():
+            if torch.is_tensor(value):
+                tensors[f"{index}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars[f"{index}.{key}"] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
+    state: dict[int, dict] = {}
+    for name, value in list(tensors.items()) + list(meta["scalars"].items()):
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def save_checkpoint(run: Path, step: int, model, optimizer, ema, state: dict) -> Path:
+    """Write a complete checkpoint for `step` and point `latest` at it."""
+    folder = run / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"step-{step:07d}"
+    tmp = Path(tempfile.mkdtemp(dir=folder, prefix=f".step-{step:07d}."))
+    try:
+        save_model(model, tmp)
+        tensors, meta = _flatten_optimizer(optimizer)
+        save_file(tensors, tmp / "optimizer.safetensors")
+        if ema is not None:
+            save_file({k: v.detach().cpu().contiguous() for k, v in unwrap(ema).state_dict().items()}, tmp / "ema.safetensors")
+        (tmp / "state.json").write_text(json.dumps({**state, "step": step, "optimizer": meta}, indent=1))
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    _write_pointer(folder / "latest", final.name)
+    for old in sorted(p for p in folder.glob("step-*") if p.is_dir())[:-KEEP]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _write_pointer(path: Path, name: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".latest.")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(name + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def latest_checkpoint(run: Path) -> Path | None:
+    """The folder `latest` points to, or None for a run without checkpoints."""
+    pointer = run / "checkpoints" / "latest"
+    if not pointer.is_file():
+        return None
+    folder = run / "checkpoints" / pointer.read_text().strip()
+    if not (folder / "state.json").is_file():
+        raise FileNotFoundError(f"{pointer} names {folder.name}, which is missing or incomplete")
+    return folder
+
+
+def load_checkpoint(folder: Path, model, optimizer, ema) -> dict:
+    """Restore model, optimizer and EMA in place; return the saved state (step, history, ...)."""
+    state = json.loads((folder / "state.json").read_text())
+    unwrap(model).load_state_dict(load_file(folder / "model.safetensors"), strict=True)
+    optimizer.load_state_dict(_unflatten_optimizer(load_file(folder / "optimizer.safetensors"), state.pop("optimizer")))
+    if ema is not None:
+        unwrap(ema).load_state_dict(load_file(folder / "ema.safetensors"), strict=True)
+    return state

@@ -1,0 +1,158 @@
+"""The trainer's typed configuration and its command line.
+
+Every field of `TrainConfig` is a command-line option (`--max-minutes` for `max_minutes`);
+argparse rejects unknown options and ill-typed values, and `validate()` rejects bad
+combinations. The config is written to RUN/train_config.json so a run explains itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+LOSSES = ("mse", "l1", "charbonnier")
+SCHEDULES = ("cosine", "step", "constant")
+AUGMENTATIONS = ("flip", "rot90", "hue", "brightness")
+RESUMABLE_OVERRIDES = ("steps", "epochs", "max_minutes", "push_to_hub", "private", "revision", "threads")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    out: str = ""  # run folder (checkpoints, logs, exported model)
+    clean: tuple[str, ...] = ()  # folders of clean images, corrupted on the fly by --noise
+    pairs: tuple[str, ...] = ()  # folders of real pairs: noisy/ + gt/, or the SIDD Data/ layout
+    val: str | None = None  # validation folder (clean images or pairs); default: a split of the data
+    val_fraction: float = 0.1  # share of scenes held out when --val is not given
+    val_sigmas: tuple[float, ...] = (15.0, 25.0, 50.0)  # AWGN levels for validating on clean images
+    val_limit: int = 8  # validation images per evaluation (0 = all)
+    noise: str = "gaussian:0-75"  # synthetic noise spec, e.g. "gaussian:0-75@3,nlf@1"
+    preset: str = "default"  # model preset: default | seed
+    model_config: str | None = None  # a config.json to use instead of the preset
+    channels: int = 3  # 3 for colour, 1 for gray models
+    patch: int = 64
+    batch: int = 32
+    steps: int = 0  # optimisation steps (0: use --epochs)
+    epochs: float = 0.0  # one epoch ~ every training pixel seen once
+    max_minutes: float = 0.0  # wall-clock budget for this invocation (0 = none); stops cleanly
+    lr: float = 1e-4  # the paper's Adam learning rate
+    min_lr: float = 1e-6
+    schedule: str = "cosine"
+    warmup: int = 0  # linear warm-up steps
+    loss: str = "mse"  # the paper's; l1 / charbonnier are usually better for PSNR
+    ema: float = 0.0  # exponential moving average of weights (0 = off, e.g. 0.999)
+    augment: tuple[str, ...] = AUGMENTATIONS
+    augment_pairs: bool = False  # photometric augmentation on real pairs (changes their noise)
+    val_every: int = 0  # steps between validations (0 = once per epoch)
+    checkpoint_every: int = 200
+    log_every: int = 20
+    seed: int = 0
+    threads: int = 0  # torch CPU threads (0 = torch's default)
+    device: str = "auto"  # auto | cpu | cuda
+    resume: str | None = None
+    push_to_hub: str | None = None
+    private: bool = False
+    revision: str | None = None
+
+    def validate(self) -> "TrainConfig":
+        problems = []
+        if not self.out and not self.resume:
+            problems.append("--out RUN_DIR is required")
+        if not self.clean and not self.pairs and not self.resume:
+            problems.append("give training data with --clean DIR and/or --pairs DIR")
+        if self.steps <= 0 and self.epochs <= 0 and not self.resume:
+            problems.append("give a length with --steps N or --epochs N")
+        if self.loss not in LOSSES:
+            problems.append(f"--loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.schedule not in SCHEDULES:
+            problems.append(f"--schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        bad = sorted(set(self.augment) - set(AUGMENTATIONS))
+        if bad:
+            problems.append(f"unknown augmentations {bad}; expected some of {AUGMENTATIONS}")
+        if self.channels not in (1, 3):
+            problems.append(f"--channels must be 1 or 3, got {self.channels}")
+        if self.patch < 8 or self.batch < 1:
+            problems.append("--patch must be >= 8 and --batch >= 1")
+        if not 0 <= self.val_fraction < 1:
+            problems.append("--val-fraction must be in [0, 1)")
+        if not 0 <= self.ema < 1:
+            problems.append("--ema must be in [0, 1)")
+        if self.lr <= 0 or self.min_lr < 0:
+            problems.append("--lr must be positive and --min-lr non-negative")
+        if self.device not in ("auto", "cpu", "cuda"):
+            problems.append(f"--device must be auto, cpu or cuda, got {self.device!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "TrainConfig":
+        data = json.loads(text)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown training config keys: {unknown}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m train",
+        description="Train the denoising autoencoder. `python -m train push RUN_DIR REPO_ID` uploads a finished run.",
+    )
+    hints = typing.get_type_hints(TrainConfig)
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        kind = hints[f.name]
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+        elif typing.get_origin(kind) is tuple:
+            item = typing.get_args(kind)[0]
+            parser.add_argument(flag, type=item, nargs="+", default=f.default, action=_Extend)
+        else:
+            args = [a for a in typing.get_args(kind) if a is not type(None)]
+            parser.add_argument(flag, type=args[0] if args else kind, default=f.default)
+    return parser
+
+
+class _Extend(argparse.Action):
+    """Repeatable list options: `--clean A --clean B` and `--clean A B` both give (A, B)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        current = getattr(namespace, self.dest)
+        current = () if current is self.default else tuple(current)
+        setattr(namespace, self.dest, current + tuple(values))
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, set[str]]:
+    """Parse the command line into a validated TrainConfig and the set of fields given explicitly."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    given = {f.name for f in dataclasses.fields(TrainConfig) if getattr(args, f.name) != f.default}
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in vars(args).items()}
+    config = TrainConfig(**values)
+    if config.resume:
+        return config, given
+    try:
+        return config.validate(), given
+    except ValueError as err:
+        parser.error(str(err))
+
+
+def resume_config(run_dir: str | Path, cli: TrainConfig, given: set[str]) -> TrainConfig:
+    """The saved config of a run, with the few fields that may change on resume taken from the CLI."""
+    path = Path(run_dir) / "train_config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir}: not a training run (no train_config.json)")
+    saved = TrainConfig.from_json(path.read_text())
+    changed = sorted(given - set(RESUMABLE_OVERRIDES) - {"resume", "out"})
+    if changed:
+        raise ValueError(f"cannot change {changed} when resuming; only {RESUMABLE_OVERRIDES}")
+    overrides = {name: getattr(cli, name) for name in given & set(RESUMABLE_OVERRIDES)}
+    return dataclasses.replace(saved, out=str(run_dir), resume=str(run_dir), **overrides).validate()

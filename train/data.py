@@ -1,0 +1,249 @@
+"""Training data: image folders, scene-wise validation split, and deterministic patch batches.
+
+Sample i of the global batch at step s is drawn from a generator seeded with (seed, s, i), so
+a batch is a pure function of the step: resuming, or splitting a batch over DDP ranks, gives
+exactly the same data as one uninterrupted process.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from denoiser.evaluate import pair_paths
+from denoiser.io import IMAGE_SUFFIXES, list_images, read_image
+from denoiser.noise import make_noise
+
+# ------------------------------------------------------------------ noise specification
+
+_DEFAULT_RANGES = {"gaussian": (0.0, 75.0), "poisson": (2.0, 200.0), "salt-pepper": (0.0, 0.1),
+                   "mask": (0.0, 0.3), "nlf": (1e-4, 2e-2)}
+_PARAM = {"gaussian": "sigma", "poisson": "peak", "salt-pepper": "amount", "mask": "fraction", "nlf": "beta1"}
+
+
+@dataclass(frozen=True)
+class NoiseSpec:
+    """A weighted mix of noise kinds, each with a parameter range, parsed from e.g.
+    "gaussian:0-75@3,nlf@1" (sigma on the 0-255 scale; poisson peak; salt-pepper amount;
+    mask fraction; nlf beta1, with beta2 drawn log-uniformly in [1e-6, 2e-3])."""
+
+    kinds: tuple[str, ...]
+    ranges: tuple[tuple[float, float], ...]
+    weights: tuple[float, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> "NoiseSpec":
+        kinds, ranges, weights = [], [], []
+        for item in text.split(","):
+            match = re.fullmatch(r"\s*([a-z-]+)(?::([\d.eE+-]+)-([\d.eE+-]+))?(?:@([\d.]+))?\s*", item)
+            if not match or match.group(1) not in _DEFAULT_RANGES:
+                raise ValueError(
+                    f"bad noise spec {item!r}: expected KIND[:LOW-HIGH][@WEIGHT] with KIND in {sorted(_DEFAULT_RANGES)}"
+                )
+            kind, low, high, weight = match.groups()
+            span = (float(low), float(high)) if low is not None else _DEFAULT_RANGES[kind]
+            if not span[0] <= span[1] or not all(math.isfinite(v) for v in span):
+                raise ValueError(f"bad range in noise spec {item!r}: LOW must be <= HIGH")
+            make_noise(kind, **_params(kind, span[1], 1e-6))  # checks the range's upper end is valid
+            kinds.append(kind)
+            ranges.append(span)
+            weights.append(float(weight) if weight else 1.0)
+        if sum(weights) <= 0:
+            raise ValueError(f"noise spec {text!r}: weights must not all be zero")
+        return cls(tuple(kinds), tuple(ranges), tuple(w / sum(weights) for w in weights))
+
+    def sample(self, rng: np.random.Generator):
+        """Draw a noise model (a frozen denoiser.noise object) for one patch."""
+        index = int(rng.choice(len(self.kinds), p=self.weights))
+        kind, (low, high) = self.kinds[index], self.ranges[index]
+        if kind in ("poisson", "nlf") and low > 0:
+            value = float(np.exp(rng.uniform(np.log(low), np.log(high))))  # scale parameters: log-uniform
+        else:
+            value = float(rng.uniform(low, high))
+        beta2 = float(np.exp(rng.uniform(np.log(1e-6), np.log(2e-3))))
+        return make_noise(kind, **_params(kind, value, beta2))
+
+
+def _params(kind: str, value: float, beta2: float) -> dict:
+    return {"beta1": value, "beta2": beta2} if kind == "nlf" else {_PARAM[kind]: value}
+
+
+def noise_std_map(noise, clean: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
+    """The per-pixel noise std (1, H, W) in [0, 1] units that the model receives as its noise map."""
+    luma = clean.mean(0, keepdim=True)
+    name = type(noise).__name__
+    if name == "Gaussian":
+        return torch.full_like(luma, noise.sigma / 255)
+    if name == "NLF":
+        return noise.std(luma)
+    if name == "Poisson":
+        return (luma.clamp(0, 1) / noise.peak).sqrt()
+    return torch.full_like(luma, float((noisy - clean).pow(2).mean().sqrt()))  # impulse/mask: rms
+
+
+# ------------------------------------------------------------------ folders and splits
+
+@dataclass
+class Example:
+    """One training image: clean (H, W, C) uint8/uint16 and, for real pairs, its noisy partner."""
+
+    name: str
+    scene: str
+    clean: np.ndarray
+    noisy: np.ndarray | None = None
+    sigma: float = 0.0  # estimated noise level of a real noisy image (0-255 scale)
+
+
+def scene_of(path: Path) -> str:
+    """Crops of one scene share a name prefix (PolyU `Canon5D2_chair_5` -> `Canon5D2_chair`)."""
+    return re.sub(r"[_-]?\d+$", "", path.stem) or path.stem
+
+
+def _as_channels(image: np.ndarray, channels: int) -> np.ndarray:
+    if image.ndim == 2:
+        image = image[..., None]
+    image = image[..., :3] if image.shape[2] in (3, 4) else image[..., :1]  # drop alpha
+    if channels == 3 and image.shape[2] == 1:
+        return np.repeat(image, 3, axis=2)
+    if channels == 1 and image.shape[2] == 3:
+        luma = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        return np.rint(luma)[..., None].astype(image.dtype)
+    return image
+
+
+def load_clean(folder: str | Path, channels: int, min_size: int) -> list[Example]:
+    """Every image in a folder of clean images (sub-folders included)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder")
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    examples = [Example(str(p.relative_to(folder)), scene_of(p), _as_channels(read_image(p), channels)) for p in paths]
+    return _check(examples, folder, min_size)
+
+
+def find_pairs(folder: str | Path) -> list[tuple[Path, Path, str]]:
+    """(noisy, clean, scene) paths: `noisy/` + `gt/` with matching names, or SIDD's Data/<scene>/."""
+    folder = Path(folder)
+    if (folder / "noisy").is_dir() or (folder / "gt").is_dir():
+        return [(n, g, scene_of(n)) for n, g in pair_paths(folder)]
+    root = folder / "Data" if (folder / "Data").is_dir() else folder
+    found = []
+    for noisy in sorted(root.rglob("*NOISY_SRGB*")):
+        clean = noisy.with_name(noisy.name.replace("NOISY_SRGB", "GT_SRGB"))
+        if not clean.is_file():
+            raise ValueError(f"{noisy}: no matching GT_SRGB file")
+        found.append((noisy, clean, noisy.parent.name))
+    if not found:
+        raise ValueError(f"{folder}: no pairs found; expected noisy/ and gt/, or SIDD's Data/<scene>/*NOISY_SRGB*")
+    return found
+
+
+def load_pairs(folder: str | Path, channels: int, min_size: int) -> list[Example]:
+    from denoiser.noise import estimate_sigma
+    from denoiser.io import to_float
+
+    examples = []
+    for noisy_path, clean_path, scene in find_pairs(folder):
+        noisy, clean = _as_channels(read_image(noisy_path), channels), _as_channels(read_image(clean_path), channels)
+        if noisy.shape != clean.shape:
+            raise ValueError(f"{noisy_path.name}: noisy {noisy.shape} and clean {clean.shape} differ in size")
+        examples.append(Example(noisy_path.name, scene, clean, noisy, estimate_sigma(to_float(noisy))))
+    return _check(examples, Path(folder), min_size)
+
+
+def _check(examples: list[Example], folder: Path, min_size: int) -> list[Example]:
+    if not examples:
+        raise ValueError(f"{folder}: no images found")
+    small = [e.name for e in examples if min(e.clean.shape[:2]) < min_size]
+    if small:
+        raise ValueError(f"{folder}: {len(small)} images are smaller than the {min_size}px patch, e.g. {small[:3]}")
+    return examples
+
+
+def split_by_scene(examples: list[Example], fraction: float) -> tuple[list[Example], list[Example]]:
+    """Hold out ~fraction of the scenes (never a scene on both sides); fixed, independent of --seed."""
+    scenes = sorted({e.scene for e in examples})
+    if fraction <= 0 or len(scenes) < 2:
+        return examples, []
+    order = np.random.default_rng(12345).permutation(len(scenes))
+    held = {scenes[i] for i in order[: max(1, round(fraction * len(scenes)))]}
+    return [e for e in examples if e.scene not in held], [e for e in examples if e.scene in held]
+
+
+# ------------------------------------------------------------------ batches
+
+@dataclass(frozen=True)
+class BatchMaker:
+    """Makes sample i of the batch at a given step, deterministically."""
+
+    examples: tuple[Example, ...]
+    noise: NoiseSpec
+    patch: int
+    augment: tuple[str, ...]
+    augment_pairs: bool
+    seed: int
+
+    def sample(self, step: int, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(noisy (C, P, P), clean (C, P, P), sigma_map (1, P, P)), float32 in [0, 1] units."""
+        rng = np.random.default_rng([self.seed, step, index])
+        ex = self.examples[int(rng.integers(len(self.examples)))]
+        h, w = ex.clean.shape[:2]
+        y, x = int(rng.integers(h - self.patch + 1)), int(rng.integers(w - self.patch + 1))
+        crop = (slice(y, y + self.patch), slice(x, x + self.patch))
+        clean = _to_tensor(ex.clean[crop])
+        noisy = None if ex.noisy is None else _to_tensor(ex.noisy[crop])
+        flips = rng.integers(2, size=2) if "flip" in self.augment else (0, 0)
+        turns = int(rng.integers(4)) if "rot90" in self.augment else 0
+        clean, noisy = (_geometric(t, flips, turns) if t is not None else None for t in (clean, noisy))
+        photometric = noisy is None or self.augment_pairs
+        gain = float(rng.uniform(0.7, 1.3)) if photometric and "brightness" in self.augment else 1.0
+        hue = float(rng.uniform(-np.pi, np.pi)) if photometric and "hue" in self.augment and clean.shape[0] == 3 else 0.0
+        clean = _photometric(clean, gain, hue)
+        if noisy is None:
+            noise = self.noise.sample(rng)
+            generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+            noisy = noise(clean, generator)
+            sigma_map = noise_std_map(noise, clean, noisy)
+        else:
+            noisy = _photometric(noisy, gain, hue)
+            sigma_map = torch.full((1, *clean.shape[-2:]), ex.sigma / 255)
+        return noisy, clean, sigma_map
+
+    def batch(self, step: int, indices: range) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Stacked samples `indices` of the batch at `step`: (B, C, P, P), (B, C, P, P), (B, 1, P, P)."""
+        samples = [self.sample(step, i) for i in indices]
+        return tuple(torch.stack(parts) for parts in zip(*samples))
+
+
+def _to_tensor(image: np.ndarray) -> torch.Tensor:
+    scale = 65535.0 if image.dtype == np.uint16 else 255.0
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float() / scale
+
+
+def _geometric(t: torch.Tensor, flips, turns: int) -> torch.Tensor:
+    if flips[0]:
+        t = t.flip(-2)  # up-down
+    if flips[1]:
+        t = t.flip(-1)  # left-right
+    return torch.rot90(t, turns, dims=(-2, -1)) if turns else t
+
+
+def _photometric(t: torch.Tensor, gain: float, hue: float) -> torch.Tensor:
+    """Brightness gain, then a hue rotation about the gray axis (keeps luma and saturation)."""
+    if hue:
+        cos, sin = math.cos(hue), math.sin(hue)
+        k = 1 / 3
+        s3 = math.sqrt(1 / 3)
+        # Rodrigues rotation about (1, 1, 1)/sqrt(3)
+        m = torch.tensor([
+            [cos + k * (1 - cos), k * (1 - cos) - s3 * sin, k * (1 - cos) + s3 * sin],
+            [k * (1 - cos) + s3 * sin, cos + k * (1 - cos), k * (1 - cos) - s3 * sin],
+            [k * (1 - cos) - s3 * sin, k * (1 - cos) + s3 * sin, cos + k * (1 - cos)],
+        ])
+        t = torch.einsum("ij,jhw->ihw", m, t)
+    return (t * gain).clamp(0, 1) if (hue or gain != 1.0) else t

@@ -1,0 +1,255 @@
+"""The training loop: data, optimisation, validation, checkpoints, DDP, export."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from denoiser.evaluate import evaluate
+from denoiser.hub import read_config, unwrap
+from denoiser.model import build_model, count_parameters, preset
+
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .data import BatchMaker, Example, NoiseSpec, load_clean, load_pairs, split_by_scene
+
+
+# ------------------------------------------------------------------ setup helpers
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); initialises the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def _device(config: TrainConfig) -> torch.device:
+    if config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise RuntimeError("--device cuda was asked for but CUDA is not available")
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device("cpu")
+
+
+def model_config(config: TrainConfig):
+    if config.model_config:
+        model_cfg = read_config(config.model_config)
+        return dataclasses.replace(model_cfg, channels=config.channels)
+    return preset(config.preset, channels=config.channels)
+
+
+def learning_rate(config: TrainConfig, step: int, total: int) -> float:
+    """The schedule as a pure function of the step (so resuming needs no scheduler state)."""
+    if config.warmup and step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = min(step / max(total, 1), 1.0)
+    if config.schedule == "cosine":
+        return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * progress))
+    if config.schedule == "step":  # x0.1 at 60% and again at 85% of training
+        return config.lr * (0.1 ** ((progress >= 0.6) + (progress >= 0.85)))
+    return config.lr
+
+
+def loss_fn(kind: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    if kind == "mse":
+        return F.mse_loss(output, target)
+    if kind == "l1":
+        return F.l1_loss(output, target)
+    return torch.sqrt((output - target) ** 2 + 1e-6).mean()  # charbonnier
+
+
+def load_data(config: TrainConfig) -> tuple[list[Example], list[Example]]:
+    """Training and validation examples (validation: --val, or a scene-wise split)."""
+    examples = []
+    for folder in config.clean:
+        examples += load_clean(folder, config.channels, config.patch)
+    for folder in config.pairs:
+        examples += load_pairs(folder, config.channels, config.patch)
+    if config.val:
+        val_dir = Path(config.val)
+        has_pairs = (val_dir / "noisy").is_dir() or (val_dir / "Data").is_dir()
+        val = load_pairs(val_dir, config.channels, 8) if has_pairs else load_clean(val_dir, config.channels, 8)
+        return examples, val
+    return split_by_scene(examples, config.val_fraction)
+
+
+def epoch_steps(examples: list[Example], config: TrainConfig) -> int:
+    """Steps for one epoch: enough patches to cover every training pixel about once."""
+    pixels = sum(e.clean.shape[0] * e.clean.shape[1] for e in examples)
+    return max(1, round(pixels / (config.patch**2 * config.batch)))
+
+
+# ------------------------------------------------------------------ validation
+
+def validate(model, val: list[Example], config: TrainConfig, val_batch) -> dict:
+    """Validation loss on fixed patches, and PSNR/SSIM through denoiser.evaluate()."""
+    model = unwrap(model)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        noisy, clean, sigma_map = (t.to(_model_device(model)) for t in val_batch)
+        result = {"val_loss": float(loss_fn(config.loss, model(noisy, sigma_map), clean))}
+    model.train(was_training)
+    images = val[: config.val_limit or None]
+    if images and images[0].noisy is not None:
+        records = evaluate(model, pairs=[(e.noisy, e.clean) for e in images], dataset="val")
+    else:
+        records = evaluate(model, clean=[e.clean for e in images], sigmas=config.val_sigmas, dataset="val", seed=config.seed)
+    for record in records:
+        tag = "real" if record.sigma is None else f"{record.sigma:g}"
+        result[f"psnr_{tag}"] = record.psnr
+        result[f"ssim_{tag}"] = record.ssim
+    return result
+
+
+def _model_device(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+# ------------------------------------------------------------------ the loop
+
+class _StopRequest:
+    """Turns SIGINT/SIGTERM into a flag checked between steps, so a checkpoint can be written."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.requested = True
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def train(config: TrainConfig) -> Path:
+    """Run (or resume) training as configured; returns the run folder. Exports RUN/model/ at the end."""
+    from .report import export_run, write_logs
+
+    rank, world = _distributed()
+    if config.batch % world:
+        raise ValueError(f"--batch {config.batch} must divide evenly over {world} processes")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = _device(config)
+    run = Path(config.out)
+    is_main = rank == 0
+    if is_main:
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "train_config.json").write_text(config.to_json() + "\n")
+
+    train_examples, val_examples = load_data(config)
+    noise = NoiseSpec.parse(config.noise)
+    maker = BatchMaker(tuple(train_examples), noise, config.patch, config.augment, config.augment_pairs, config.seed)
+    total = config.steps or math.ceil(config.epochs * epoch_steps(train_examples, config))
+    per_epoch = epoch_steps(train_examples, config)
+    val_every = config.val_every or per_epoch
+    val_batch = None
+    if val_examples:
+        val_maker = BatchMaker(tuple(val_examples), noise, min(config.patch, *(min(e.clean.shape[:2]) for e in val_examples)),
+                               (), False, config.seed + 1)
+        val_batch = val_maker.batch(0, range(min(64, 4 * config.batch)))
+
+    torch.manual_seed(config.seed)  # identical initial weights on every rank
+    model = build_model(model_config(config)).to(device)
+    model.train()
+    ema = copy.deepcopy(model).eval().requires_grad_(False) if config.ema else None
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    state = {"step": 0, "history": [], "seconds": 0.0}
+    checkpoint = latest_checkpoint(run) if config.resume else None
+    if checkpoint is not None:
+        state = load_checkpoint(checkpoint, model, optimizer, ema)
+    wrapped = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    shard = range(rank, config.batch, world)
+
+    if is_main:
+        print(f"model {model.config.arch}: {count_parameters(model) / 1e6:.2f} M parameters; "
+              f"{len(train_examples)} training / {len(val_examples)} validation images; "
+              f"{total} steps ({per_epoch} per epoch) on {device} x{world}; "
+              + (f"resuming at step {state['step']}" if checkpoint else "from scratch"), flush=True)
+
+    progress = _progress_bar(total, state["step"], is_main)
+    start, step, running = time.perf_counter(), state["step"], []
+    seconds_before = state.get("seconds", 0.0)
+    stop = _StopRequest()
+    with stop:
+        while step < total:
+            lr = learning_rate(config, step, total)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            noisy, clean, sigma_map = (t.to(device, non_blocking=True) for t in maker.batch(step, shard))
+            loss = loss_fn(config.loss, wrapped(noisy, sigma_map), clean)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if ema is not None:
+                with torch.no_grad():
+                    for e, p in zip(ema.parameters(), model.parameters()):
+                        e.lerp_(p, 1 - config.ema)
+            step += 1
+            running.append(loss.item())
+            progress.update(1)
+            progress.set_postfix(loss=f"{running[-1]:.4g}", lr=f"{lr:.2g}")
+
+            elapsed = time.perf_counter() - start
+            out_of_time = config.max_minutes and elapsed > config.max_minutes * 60
+            halt = _agree(stop.requested or bool(out_of_time), world, device)
+            if is_main and (step % config.log_every == 0 or step == total or halt):
+                entry = {"step": step, "epoch": step / per_epoch, "lr": lr, "train_loss": float(np.mean(running)),
+                         "seconds": seconds_before + elapsed}
+                running = []
+                if val_batch is not None and (step % val_every == 0 or step == total):
+                    entry.update(validate(ema or model, val_examples, config, val_batch))
+                state["history"].append(entry)
+                write_logs(run, state["history"])
+            if is_main and (step % config.checkpoint_every == 0 or step == total or halt):
+                state["seconds"] = seconds_before + elapsed
+                save_checkpoint(run, step, model, optimizer, ema, state)
+            if halt:
+                break
+    progress.close()
+    if world > 1:
+        dist.barrier()
+    if is_main:
+        if step < total:
+            why = "stop requested" if stop.requested else f"time budget of {config.max_minutes} min reached"
+            print(f"{why}: checkpoint at step {step}/{total}; continue with python -m train --resume {run}", flush=True)
+        export_run(run, ema or model, config, state, step >= total, val_examples)
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return run
+
+
+def _agree(flag: bool, world: int, device: torch.device) -> bool:
+    """Under DDP every rank must stop at the same step: stop if any rank wants to."""
+    if world == 1:
+        return flag
+    value = torch.tensor([float(flag)], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
+
+
+def _progress_bar(total: int, initial: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, disable=not enabled, dynamic_ncols=True, mininterval=2.0)
