@@ -109,6 +109,8 @@ def _load(config: ModelConfig, weights: Path, device, name: str) -> torch.nn.Mod
 def _split_revision(source: str, revision: str | None) -> tuple[str, str | None]:
     if "@" in source:
         source, _, pinned = source.partition("@")
+        if not pinned:
+            raise ModelLoadError(f"{source}@: the revision after '@' is empty")
         if revision is not None and revision != pinned:
             raise ValueError(f"two revisions given: {pinned!r} in the source and {revision!r}")
         revision = pinned

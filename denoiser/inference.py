@@ -37,6 +37,14 @@ def check_sigma(sigma: float) -> float:
     return sigma
 
 
+def image_sigma(image: np.ndarray) -> float:
+    """Estimated noise level (0-255 scale) of an (H, W[, C]) uint8/uint16/float image, alpha ignored."""
+    planes = to_float(np.asarray(image))
+    if planes.ndim == 3 and planes.shape[2] in (2, 4):
+        planes = planes[..., :-1]
+    return estimate_sigma(planes)
+
+
 @torch.inference_mode()
 def denoise_tensor(
     noisy: torch.Tensor,

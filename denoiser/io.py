@@ -81,6 +81,10 @@ def read_image(path: str | os.PathLike, limit: int | None = None) -> np.ndarray:
     try:
         with Image.open(path) as image:
             check_pixel_limit(*image.size, limit=limit, name=str(path))
+            if _is_16bit_colour_png(image):  # Pillow would truncate these to 8 bits
+                return _read_16bit_colour_png(path, image)
+            if _is_16bit_colour_tiff(image):
+                return _read_16bit_colour_tiff(path, image)
             image.load()
             return pil_to_array(image, name=str(path))
     except ImageReadError:
@@ -139,9 +143,62 @@ def _write_16bit_colour(tmp: str, array: np.ndarray, suffix: str) -> None:
 
         tifffile.imwrite(tmp, array)
     else:
-        from skimage.io import imsave  # imageio's PNG writer keeps 16-bit RGB(A)
+        import cv2  # Pillow cannot write 16-bit colour PNG; OpenCV can (it stores BGR order)
 
-        imsave(tmp, array, check_contrast=False, extension=".png")
+        code = cv2.COLOR_RGBA2BGRA if array.shape[2] == 4 else cv2.COLOR_RGB2BGR
+        ok, encoded = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(array), code))
+        if not ok:
+            raise ValueError(f"could not encode a {array.shape} 16-bit PNG")
+        Path(tmp).write_bytes(encoded.tobytes())
+
+
+def _is_16bit_colour_png(image: Image.Image) -> bool:
+    """PNG header: bit depth 16 with colour type 2 (RGB) or 6 (RGBA)."""
+    if image.format != "PNG":
+        return False
+    image.fp.seek(24)
+    depth, colour_type = image.fp.read(2)
+    return depth == 16 and colour_type in (2, 6)
+
+
+def _read_16bit_colour_png(path: Path, image: Image.Image) -> np.ndarray:
+    import cv2
+
+    array = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if array is None or array.dtype != np.uint16:
+        raise ImageReadError(f"{path}: the 16-bit PNG is truncated or corrupt")
+    array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    orientation = image.getexif().get(0x0112, 1)
+    return _orient(array, orientation)
+
+
+def _is_16bit_colour_tiff(image: Image.Image) -> bool:
+    bits = image.tag_v2.get(258, (8,)) if image.format == "TIFF" else (8,)
+    bits = bits if isinstance(bits, tuple) else (bits,)
+    return len(bits) >= 3 and max(bits) == 16
+
+
+def _read_16bit_colour_tiff(path: Path, image: Image.Image) -> np.ndarray:
+    import tifffile
+
+    array = tifffile.imread(path, key=0)
+    if array.ndim != 3 or array.shape[2] not in (3, 4) or array.dtype != np.uint16:
+        raise ImageReadError(f"{path}: unsupported TIFF layout {array.shape} {array.dtype}")
+    return _orient(array, image.tag_v2.get(274, 1))
+
+
+def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1-8) to an (H, W, C) array, as ImageOps.exif_transpose does."""
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.transpose(1, 0, 2),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a.transpose(1, 0, 2)[::-1, ::-1],
+        8: lambda a: np.rot90(a, 1),
+    }
+    return np.ascontiguousarray(ops[orientation](array)) if orientation in ops else array
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:

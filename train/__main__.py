@@ -14,20 +14,28 @@ def main(argv: list[str] | None = None) -> int:
     from .config import parse_args, resume_config
     from .loop import train
 
+    from .push import push_run, validate_repo_id
+
     config, given = parse_args(argv)
     try:
         if config.resume:
             config = resume_config(config.resume, config, given)
+        if config.push_to_hub:
+            validate_repo_id(config.push_to_hub)  # a typo should fail now, not after hours of training
         run = train(config)
-    except (ValueError, FileNotFoundError) as err:
+        if config.push_to_hub and _is_main_process():
+            url = push_run(run, config.push_to_hub, private=config.private, revision=config.revision)
+            print(f"pushed to {url}")
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if config.push_to_hub:
-        from .push import push_run
-
-        url = push_run(run, config.push_to_hub, private=config.private, revision=config.revision)
-        print(f"pushed to {url}")
     return 0
+
+
+def _is_main_process() -> bool:
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ exactly the same data as one uninterrupted process.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
@@ -101,7 +102,7 @@ class Example:
 
 def scene_of(path: Path) -> str:
     """Crops of one scene share a name prefix (PolyU `Canon5D2_chair_5` -> `Canon5D2_chair`)."""
-    return re.sub(r"[_-]?\d+$", "", path.stem) or path.stem
+    return re.sub(r"[_-]\d+$", "", path.stem) or path.stem
 
 
 def _as_channels(image: np.ndarray, channels: int) -> np.ndarray:
@@ -168,6 +169,9 @@ def _check(examples: list[Example], folder: Path, min_size: int) -> list[Example
 def split_by_scene(examples: list[Example], fraction: float) -> tuple[list[Example], list[Example]]:
     """Hold out ~fraction of the scenes (never a scene on both sides); fixed, independent of --seed."""
     scenes = sorted({e.scene for e in examples})
+    if len(scenes) < 2:  # names carry no scene structure (e.g. IMG_0001, IMG_0002): split by file
+        examples = [dataclasses.replace(e, scene=e.name) for e in examples]
+        scenes = sorted(e.name for e in examples)
     if fraction <= 0 or len(scenes) < 2:
         return examples, []
     order = np.random.default_rng(12345).permutation(len(scenes))

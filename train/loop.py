@@ -213,11 +213,12 @@ def train(config: TrainConfig) -> Path:
             elapsed = time.perf_counter() - start
             out_of_time = config.max_minutes and elapsed > config.max_minutes * 60
             halt = _agree(stop.requested or bool(out_of_time), world, device)
-            if is_main and (step % config.log_every == 0 or step == total or halt):
+            validate_now = val_batch is not None and (step % val_every == 0 or step == total)
+            if is_main and (step % config.log_every == 0 or step == total or halt or validate_now):
                 entry = {"step": step, "epoch": step / per_epoch, "lr": lr, "train_loss": float(np.mean(running)),
                          "seconds": seconds_before + elapsed}
                 running = []
-                if val_batch is not None and (step % val_every == 0 or step == total):
+                if validate_now:
                     entry.update(validate(ema or model, val_examples, config, val_batch))
                 state["history"].append(entry)
                 write_logs(run, state["history"])

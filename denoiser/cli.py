@@ -1,0 +1,235 @@
+"""`python -m denoiser`: denoise, evaluate, add-noise, estimate.
+
+Errors the user can fix (a bad file, a bad option, missing weights) print one `error:` line
+and exit with status 2; no tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import io as image_io
+
+NOISE_PARAMS = {  # CLI option -> (noise kind, parameter)
+    "gaussian": ["sigma"],
+    "poisson": ["peak"],
+    "salt-pepper": ["amount"],
+    "nlf": ["beta1", "beta2"],
+    "mask": ["fraction"],
+}
+
+
+class CLIError(Exception):
+    """A problem with the user's request, reported as one line."""
+
+
+def _collect_inputs(inputs: list[str]) -> list[Path]:
+    paths = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = image_io.list_images(path)
+            if not found:
+                raise CLIError(f"{path}: no images in this folder")
+            paths += found
+        elif path.is_file():
+            paths.append(path)
+        else:
+            raise CLIError(f"{path}: no such file or folder")
+    return paths
+
+
+def _output_paths(inputs: list[Path], out: Path, overwrite: bool) -> list[Path]:
+    """One input and OUT with an image suffix: OUT is the file; otherwise OUT is a folder and each
+    output keeps its input's name and format."""
+    if len(inputs) == 1 and out.suffix.lower() in image_io.IMAGE_SUFFIXES:
+        targets = [out]
+    else:
+        if out.exists() and not out.is_dir():
+            raise CLIError(f"{out}: exists and is not a folder; with several inputs OUT must be a folder")
+        names = [p.name for p in inputs]
+        clashes = sorted({n for n in names if names.count(n) > 1})
+        if clashes:
+            raise CLIError(f"several inputs are named {clashes[:3]}; denoise them into separate folders")
+        targets = [out / p.name for p in inputs]
+    existing = [t for t in targets if t.exists()]
+    if existing and not overwrite:
+        raise CLIError(f"{existing[0]} exists ({len(existing)} output(s) would be replaced); pass --overwrite")
+    return targets
+
+
+def cmd_denoise(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .hub import load_model
+    from .inference import check_sigma, denoise, image_sigma
+
+    sigma = None if args.sigma is None else check_sigma(args.sigma)
+    inputs = _collect_inputs(args.inputs)
+    targets = _output_paths(inputs, Path(args.output), args.overwrite)
+    model = load_model(args.model)
+    failures = 0
+    for src, dst in tqdm(list(zip(inputs, targets)), desc="denoising", unit="image", disable=len(inputs) == 1):
+        try:
+            image = image_io.read_image(src)
+            used = sigma if sigma is not None else image_sigma(image)
+            out = denoise(image, model, sigma=used, tile=args.tile)
+            image_io.write_image(dst, out)
+            print(f"{src} -> {dst} (sigma {used:.1f}{'' if sigma is not None else ', estimated'})")
+        except (image_io.ImageReadError, ValueError) as err:
+            failures += 1
+            print(f"error: {err}", file=sys.stderr)
+    return 2 if failures else 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .evaluate import evaluate
+
+    if (args.clean is None) == (args.pairs is None):
+        raise CLIError("give --clean DIR (with --sigma) or --pairs DIR")
+    methods = args.method or []
+    models = args.model or ([] if methods else [None])
+    records = []
+    for source in models:
+        from .hub import load_model
+
+        model = load_model(source)
+        records += _evaluate_one(evaluate, model, args, tqdm)
+    for method in methods:
+        records += _evaluate_one(evaluate, method, args, tqdm)
+    print(format_table([r.summary() for r in records]))
+    if args.json:
+        Path(args.json).write_text(json.dumps([r.summary() for r in records], indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _evaluate_one(evaluate, method, args, tqdm) -> list:
+    label = method if isinstance(method, str) else getattr(method, "name", "model")
+    bar = tqdm(desc=f"evaluating {label}", unit="image", leave=False)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        return evaluate(method, clean=args.clean, sigmas=args.sigma, pairs=args.pairs, seed=args.seed,
+                        limit=args.limit, blind=args.blind, progress=progress)
+    finally:
+        bar.close()
+
+
+def format_table(rows: list[dict]) -> str:
+    """A plain-text table of evaluation records."""
+    header = f"{'dataset':<12} {'sigma':>6} {'method':<24} {'n':>4} {'PSNR':>7} {'SSIM':>7} {'MP/s':>8}"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        sigma = "real" if r["sigma"] is None else f"{r['sigma']:g}"
+        lines.append(f"{r['dataset']:<12} {sigma:>6} {r['method']:<24} {r['n']:>4} {r['psnr']:>7.2f} "
+                     f"{r['ssim']:>7.4f} {r['mp_per_s']:>8.3f}")
+    return "\n".join(lines)
+
+
+def cmd_add_noise(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from .noise import make_noise
+
+    params = {name: getattr(args, name.replace("-", "_")) for name in NOISE_PARAMS[args.kind]}
+    missing = [f"--{n}" for n, v in params.items() if v is None]
+    if missing:
+        raise CLIError(f"--kind {args.kind} needs {' '.join(missing)}")
+    noise = make_noise(args.kind, **params)
+    image = image_io.read_image(args.input)
+    out = Path(args.output)
+    if out.exists() and not args.overwrite:
+        raise CLIError(f"{out} exists; pass --overwrite")
+    values = image_io.to_float(image)
+    planes = values if values.ndim == 3 else values[..., None]
+    alpha = planes[..., -1:] if planes.shape[2] in (2, 4) else None
+    colour = planes[..., :-1] if alpha is not None else planes
+    tensor = torch.from_numpy(np.ascontiguousarray(colour.transpose(2, 0, 1)))
+    noisy = noise(tensor, torch.Generator().manual_seed(args.seed)).numpy().transpose(1, 2, 0)
+    if alpha is not None:
+        noisy = np.concatenate([noisy, alpha], axis=2)
+    noisy = noisy if values.ndim == 3 else noisy[..., 0]
+    image_io.write_image(out, image_io.from_float(np.clip(noisy, 0, 1), image.dtype))
+    print(f"{args.input} -> {out} ({noise})")
+    return 0
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from .noise import estimate_nlf, estimate_sigma
+
+    for path in args.inputs:
+        image = image_io.to_float(image_io.read_image(path))
+        colour = image[..., :3] if image.ndim == 3 else image
+        beta1, beta2 = estimate_nlf(colour)
+        print(f"{path}: sigma {estimate_sigma(colour):.2f} (0-255 scale); NLF beta1 {beta1:.3g}, beta2 {beta2:.3g}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m denoiser", description="Image denoising autoencoder.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("denoise", help="denoise image files or folders")
+    p.add_argument("inputs", nargs="+", metavar="IN", help="image files and/or folders")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (one input) or folder")
+    p.add_argument("--model", default=None, help="shipped name, local folder or Hub repo id[@revision]")
+    p.add_argument("--sigma", type=float, default=None, help="noise level on the 0-255 scale (default: estimate)")
+    p.add_argument("--tile", type=int, default=1024, help="tile size in pixels (bounds memory)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.set_defaults(func=cmd_denoise)
+
+    p = sub.add_parser("evaluate", help="PSNR/SSIM/speed on a folder of clean images or noisy/clean pairs")
+    p.add_argument("--clean", help="folder of clean images (AWGN added at each --sigma)")
+    p.add_argument("--pairs", help="folder with noisy/ and gt/ sub-folders")
+    p.add_argument("--sigma", type=float, nargs="+", default=[25.0], help="AWGN levels on the 0-255 scale")
+    p.add_argument("--model", action="append", help="model to score (repeatable); default: the shipped model")
+    p.add_argument("--method", action="append", help="classical method to score (repeatable)")
+    p.add_argument("--blind", action="store_true", help="do not give the true sigma to the method")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, default=None, help="only the first N images")
+    p.add_argument("--json", help="write the records to this JSON file")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("add-noise", help="corrupt an image with a noise model")
+    p.add_argument("input", metavar="IN")
+    p.add_argument("-o", "--output", required=True, metavar="OUT")
+    p.add_argument("--kind", required=True, choices=sorted(NOISE_PARAMS))
+    p.add_argument("--sigma", type=float, help="gaussian: std on the 0-255 scale")
+    p.add_argument("--peak", type=float, help="poisson: photons at full intensity")
+    p.add_argument("--amount", type=float, help="salt-pepper: fraction of values replaced")
+    p.add_argument("--beta1", type=float, help="nlf: signal-dependent variance slope")
+    p.add_argument("--beta2", type=float, help="nlf: constant variance")
+    p.add_argument("--fraction", type=float, help="mask: fraction of pixels set to zero")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_add_noise)
+
+    p = sub.add_parser("estimate", help="estimate the noise level (sigma) and NLF of images")
+    p.add_argument("inputs", nargs="+", metavar="IN")
+    p.set_defaults(func=cmd_estimate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .hub import ModelLoadError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CLIError, image_io.ImageReadError, ModelLoadError, ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,89 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from denoiser.inference import denoise, denoise_tensor
+from denoiser.model import build_model, preset
+
+from conftest import tiny_config
+
+
+@pytest.mark.parametrize("shape", [(37, 29), (37, 29, 1), (37, 29, 2), (37, 29, 3), (37, 29, 4), (1, 1), (1, 9), (9, 1, 3)])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_shape_and_dtype_are_kept(tiny_model, shape, dtype):
+    rng = np.random.default_rng(0)
+    if np.issubdtype(dtype, np.integer):
+        image = rng.integers(0, np.iinfo(dtype).max, shape, dtype=dtype, endpoint=True)
+    else:
+        image = rng.random(shape, dtype=np.float32)
+    out = denoise(image, tiny_model, sigma=10)
+    assert out.shape == image.shape and out.dtype == image.dtype
+
+
+def test_alpha_passes_through_untouched(tiny_model):
+    rng = np.random.default_rng(1)
+    for dtype in (np.uint8, np.uint16):
+        image = rng.integers(0, np.iinfo(dtype).max, (20, 30, 4), dtype=dtype)
+        assert np.array_equal(denoise(image, tiny_model, sigma=5)[..., 3], image[..., 3])
+
+
+def test_pil_in_pil_out(tiny_model):
+    for mode in ("L", "RGB", "RGBA"):
+        image = Image.new(mode, (23, 17), color=128 if mode == "L" else (128,) * len(mode))
+        out = denoise(image, tiny_model, sigma=5)
+        assert isinstance(out, Image.Image) and out.size == image.size and out.mode == mode
+
+
+@pytest.mark.parametrize("config", [tiny_config(), preset("default"), preset("seed", seed_depth=2, seed_filters=8)])
+def test_tiled_equals_whole_image_on_odd_size(config):
+    torch.manual_seed(0)
+    model = build_model(config).eval()
+    x = torch.rand(1, 3, 157, 203)
+    sigma = torch.full((1, 1, 1, 1), 25 / 255)
+    whole = denoise_tensor(x, model, sigma, tile=None)
+    tiled = denoise_tensor(x, model, sigma, tile=40)
+    assert (whole - tiled).abs().max() <= 1e-5
+
+
+def test_tiles_report_progress_and_model_mode_is_restored(tiny_model):
+    calls = []
+    tiny_model.train()
+    denoise(np.zeros((100, 70, 3), np.uint8), tiny_model, sigma=10, tile=32, progress=lambda d, t: calls.append((d, t)))
+    assert calls[-1][0] == calls[-1][1] > 1
+    assert tiny_model.training
+
+
+def test_unclipped_float_input_is_accepted(tiny_model):
+    image = np.random.default_rng(0).normal(0.5, 0.4, (16, 16, 3)).astype(np.float32)
+    assert image.min() < 0 and image.max() > 1
+    out = denoise(image, tiny_model, sigma=25)
+    assert np.isfinite(out).all() and 0 <= out.min() and out.max() <= 1
+
+
+def test_gray_model_on_colour_and_colour_model_on_gray():
+    torch.manual_seed(0)
+    gray_model = build_model(tiny_config(channels=1)).eval()
+    assert denoise(np.zeros((10, 12, 3), np.uint8), gray_model, sigma=5).shape == (10, 12, 3)
+
+
+@pytest.mark.parametrize("sigma", [-1, float("nan"), 1e6, "loud"])
+def test_bad_sigma_is_a_clear_error(tiny_model, sigma):
+    with pytest.raises(ValueError, match="sigma"):
+        denoise(np.zeros((8, 8), np.uint8), tiny_model, sigma=sigma)
+
+
+def test_bad_arrays_are_clear_errors(tiny_model):
+    with pytest.raises(ValueError, match="shape"):
+        denoise(np.zeros((8, 8, 5), np.uint8), tiny_model, sigma=5)
+    with pytest.raises(ValueError, match="empty"):
+        denoise(np.zeros((0, 8), np.uint8), tiny_model, sigma=5)
+    with pytest.raises(ValueError, match="NaN"):
+        denoise(np.full((8, 8), np.nan, np.float32), tiny_model, sigma=5)
+    with pytest.raises(ValueError, match="dtype"):
+        denoise(np.zeros((8, 8), np.int32), tiny_model, sigma=5)
+
+
+def test_sigma_none_estimates(tiny_model):
+    image = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    assert denoise(image, tiny_model).shape == image.shape
