@@ -1,0 +1,95 @@
+"""`python -m denoiser` end to end on temporary files (subprocesses, as a user runs it)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from denoiser.io import read_image, write_image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "denoiser", *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env=env)
+
+
+@pytest.fixture
+def images(tmp_path):
+    from skimage import data
+
+    folder = tmp_path / "in"
+    write_image(folder / "a.png", data.astronaut()[:64, :80])
+    write_image(folder / "b.png", data.camera()[:50, :70])
+    return folder
+
+
+def test_denoise_file_and_folder(images, tiny_model_dir, tmp_path):
+    out = tmp_path / "one.png"
+    result = cli("denoise", images / "a.png", "-o", out, "--model", tiny_model_dir, "--sigma", 15)
+    assert result.returncode == 0, result.stderr
+    assert read_image(out).shape == (64, 80, 3)
+    result = cli("denoise", images, "-o", tmp_path / "many", "--model", tiny_model_dir, "--tile", 32)
+    assert result.returncode == 0, result.stderr
+    assert read_image(tmp_path / "many" / "b.png").shape == (50, 70)
+    assert "estimated" in result.stdout
+
+
+def test_existing_outputs_need_overwrite(images, tiny_model_dir, tmp_path):
+    out = tmp_path / "one.png"
+    write_image(out, np.zeros((4, 4), np.uint8))
+    result = cli("denoise", images / "a.png", "-o", out, "--model", tiny_model_dir)
+    assert result.returncode == 2 and "--overwrite" in result.stderr
+    assert read_image(out).shape == (4, 4)  # untouched
+    assert cli("denoise", images / "a.png", "-o", out, "--model", tiny_model_dir, "--overwrite").returncode == 0
+
+
+def test_clear_errors(images, tiny_model_dir, tmp_path):
+    (tmp_path / "bad.png").write_text("hello")
+    cases = [
+        (["denoise", tmp_path / "bad.png", "-o", tmp_path / "o.png", "--model", tiny_model_dir], "not an image"),
+        (["denoise", tmp_path / "nope.png", "-o", tmp_path / "o.png", "--model", tiny_model_dir], "no such file"),
+        (["denoise", images / "a.png", "-o", tmp_path / "o.png", "--model", tiny_model_dir, "--sigma", -3], "sigma"),
+        (["denoise", images / "a.png", "-o", tmp_path / "o.png", "--model", tmp_path / "missing"], "neither a shipped"),
+        (["add-noise", images / "a.png", "-o", tmp_path / "n.png", "--kind", "nlf", "--beta1", 0.01], "--beta2"),
+        (["evaluate", "--clean", images, "--method", "bm3d"], "unknown method"),
+    ]
+    for args, message in cases:
+        result = cli(*args)
+        assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_missing_shipped_weights_are_explained(images, tmp_path, monkeypatch):
+    from denoiser import hub
+
+    if (hub.SHIPPED_DIR / "gaussian" / "model.safetensors").exists():
+        pytest.skip("this copy ships default weights")
+    result = cli("denoise", images / "a.png", "-o", tmp_path / "o.png")
+    assert result.returncode == 2 and "no shipped weights" in result.stderr
+
+
+def test_add_noise_is_seeded_and_estimate_reads_it_back(images, tmp_path):
+    for name in ("n1.png", "n2.png"):
+        result = cli("add-noise", images / "a.png", "-o", tmp_path / name, "--kind", "gaussian", "--sigma", 20, "--seed", 7)
+        assert result.returncode == 0, result.stderr
+    assert np.array_equal(read_image(tmp_path / "n1.png"), read_image(tmp_path / "n2.png"))
+    for kind, extra in [("poisson", ["--peak", 20]), ("salt-pepper", ["--amount", 0.05]), ("mask", ["--fraction", 0.1]),
+                        ("nlf", ["--beta1", 0.01, "--beta2", 0.0001])]:
+        assert cli("add-noise", images / "a.png", "-o", tmp_path / f"{kind}.png", "--kind", kind, *extra).returncode == 0
+    result = cli("estimate", tmp_path / "n1.png")
+    assert result.returncode == 0 and "sigma" in result.stdout and "beta1" in result.stdout
+
+
+def test_evaluate_prints_a_table_and_writes_json(images, tiny_model_dir, tmp_path):
+    out = tmp_path / "r.json"
+    result = cli("evaluate", "--clean", images, "--sigma", 15, 50, "--method", "tv", "--model", tiny_model_dir, "--json", out)
+    assert result.returncode == 0, result.stderr
+    assert "PSNR" in result.stdout and "tv" in result.stdout
+    records = json.loads(out.read_text())
+    assert len(records) == 4
+    assert set(records[0]) == {"dataset", "sigma", "method", "n", "psnr", "ssim", "mp_per_s"}
