@@ -1,4 +1,4 @@
-"""`python -m denoiser`: denoise, evaluate, add-noise, estimate.
+"""`python -m denoiser`: denoise, evaluate, add-noise, estimate, benchmark, report.
 
 Errors the user can fix (a bad file, a bad option, missing weights) print one `error:` line
 and exit with status 2; no tracebacks.
@@ -176,6 +176,48 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    import torch
+
+    from .benchmark import format_benchmark, measure_throughput, photo_in_fresh_process
+    from .hub import load_model
+    from .model import macs_per_pixel
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = load_model(args.model)
+    result = {"model": model.name, "macs_per_pixel": macs_per_pixel(model), **measure_throughput(model, args.size)}
+    if not args.skip_photo:
+        result["photo"] = photo_in_fresh_process(args.model)
+    print(format_benchmark(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .hub import SHIPPED_DIR, SHIPPED_MODELS
+    from .report import ReportInputs, write_report
+
+    if args.weights_dir:
+        weights_dir = Path(args.weights_dir)
+    elif args.model in SHIPPED_MODELS:
+        weights_dir = SHIPPED_DIR / args.model
+    else:
+        raise CLIError("give --weights-dir for a model that is not shipped (results.json and the card go there)")
+    import os
+
+    data = Path(args.data or os.environ.get("DENOISER_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+    if not data.is_dir():
+        raise CLIError(f"{data}: data folder not found (pass --data or set DENOISER_DATA)")
+    cards = [Path(p) for p in args.card] if args.card else [weights_dir / "README.md"]
+    inputs = ReportInputs(args.model, data, args.seed_model, args.limit)
+    write_report(inputs, weights_dir, cards, args.repo_id)
+    print("wrote " + ", ".join(str(p) for p in [weights_dir / "results.json", *cards]))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m denoiser", description="Image denoising autoencoder.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -214,6 +256,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_add_noise)
+
+    p = sub.add_parser("benchmark", help="speed (MP/s) against DnCNN, and a 12 MP photo's time and memory")
+    p.add_argument("--model", default=None, help="shipped name, local folder or Hub repo id[@revision]")
+    p.add_argument("--size", type=int, default=1024, help="side of the square RGB test image")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    p.add_argument("--skip-photo", action="store_true", help="skip the 12-megapixel run")
+    p.add_argument("--json", help="write the results to this JSON file")
+    p.set_defaults(func=cmd_benchmark)
+
+    p = sub.add_parser("report", help="evaluate a model on every benchmark and write its model card")
+    p.add_argument("--model", default="gaussian", help="shipped name, local folder or Hub repo id")
+    p.add_argument("--weights-dir", help="where results.json goes (default: the shipped model's folder)")
+    p.add_argument("--data", default=None, help="data sets folder (default: $DENOISER_DATA or ../shared/data)")
+    p.add_argument("--card", action="append", help="write the model card here (repeatable; default WEIGHTS/README.md)")
+    p.add_argument("--seed-model", help="a trained seed-preset model to add as a row")
+    p.add_argument("--repo-id", default="denoiser-project/denoiser-gaussian", help="the Hub repo the card describes")
+    p.add_argument("--limit", type=int, default=None, help="only the first N images per set (quick check)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("estimate", help="estimate the noise level (sigma) and NLF of images")
     p.add_argument("inputs", nargs="+", metavar="IN")
