@@ -47,6 +47,8 @@ def tv(image: np.ndarray, sigma: float) -> np.ndarray:
     """Total-variation (Chambolle); weight 0.07 at sigma 25, proportional to sigma."""
     from skimage.restoration import denoise_tv_chambolle
 
+    if sigma <= 0:
+        return image.copy()  # weight 0: nothing to remove (and skimage divides by the weight)
     return denoise_tv_chambolle(image, weight=0.07 * sigma / 25, channel_axis=_channel_axis(image))
 
 

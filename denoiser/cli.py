@@ -120,7 +120,7 @@ def _evaluate_one(evaluate, method, args, tqdm) -> list:
 
     try:
         return evaluate(method, clean=args.clean, sigmas=args.sigma, pairs=args.pairs, seed=args.seed,
-                        limit=args.limit, blind=args.blind, progress=progress)
+                        limit=args.limit, blind=args.blind, split=args.split, progress=progress)
     finally:
         bar.close()
 
@@ -238,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", action="append", help="model to score (repeatable); default: the shipped model")
     p.add_argument("--method", action="append", help="classical method to score (repeatable)")
     p.add_argument("--blind", action="store_true", help="do not give the true sigma to the method")
+    p.add_argument("--split", choices=("all", "train", "test"), default="all",
+                   help="with --pairs: the standard scene split's train or test part")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="only the first N images")
     p.add_argument("--json", help="write the records to this JSON file")

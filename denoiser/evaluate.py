@@ -8,6 +8,7 @@ rounded to the reference's bit depth, and PSNR/SSIM are computed on RGB (denoise
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from .metrics import psnr, ssim
 from .noise import estimate_sigma
 
 Method = torch.nn.Module | str
+TEST_FRACTION = 0.3  # share of scenes in the standard test split of a pairs folder
 
 
 @dataclass
@@ -50,7 +52,22 @@ def awgn(clean: np.ndarray, sigma: float, seed: int, index: int) -> np.ndarray:
     return (x + rng.standard_normal(x.shape, dtype=np.float64).astype(np.float32) * np.float32(sigma / 255)).astype(np.float32)
 
 
-def pair_paths(folder: str | os.PathLike) -> list[tuple[Path, Path]]:
+def scene_of(name: str) -> str:
+    """Crops of one scene share a name prefix (PolyU `Canon5D2_chair_5.jpg` -> `Canon5D2_chair`)."""
+    stem = Path(name).stem
+    return re.sub(r"[_-]\d+$", "", stem) or stem
+
+
+def scene_split(names: Sequence[str], test_fraction: float = TEST_FRACTION) -> tuple[list[str], list[str]]:
+    """The standard (train, test) split of a pairs folder by scene: fixed, never a scene on both sides.
+    The trainer's `--pairs-split train` and `evaluate(split="test")` both use it."""
+    scenes = sorted({scene_of(n) for n in names})
+    order = np.random.default_rng(20261125).permutation(len(scenes))
+    test = {scenes[i] for i in order[: max(1, round(test_fraction * len(scenes)))]} if len(scenes) > 1 else set()
+    return [n for n in names if scene_of(n) not in test], [n for n in names if scene_of(n) in test]
+
+
+def pair_paths(folder: str | os.PathLike, split: str = "all") -> list[tuple[Path, Path]]:
     """(noisy, gt) paths from a folder with `noisy/` and `gt/` holding matching file names."""
     folder = Path(folder)
     noisy_dir, gt_dir = folder / "noisy", folder / "gt"
@@ -63,7 +80,12 @@ def pair_paths(folder: str | os.PathLike) -> list[tuple[Path, Path]]:
         raise ValueError(f"{folder}: {len(unmatched)} files have no partner in noisy/ or gt/, e.g. {unmatched[:3]}")
     if not noisy:
         raise ValueError(f"{folder}: no images in noisy/ and gt/")
-    return [(noisy[name], gt[name]) for name in sorted(noisy)]
+    names = sorted(noisy)
+    if split != "all":
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be all, train or test, got {split!r}")
+        names = scene_split(names)[0 if split == "train" else 1]
+    return [(noisy[name], gt[name]) for name in names]
 
 
 def _method_name(method: Method) -> str:
@@ -90,6 +112,7 @@ def evaluate(
     seed: int = 0,
     limit: int | None = None,
     blind: bool = False,
+    split: str = "all",
     tile: int | None = DEFAULT_TILE,
     dataset: str | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -99,6 +122,7 @@ def evaluate(
     clean: folder or list of uint8/uint16 clean images; AWGN is added at each sigma (0-255 scale).
     pairs: folder with noisy/ and gt/, or list of (noisy, clean) arrays (noisy may be float).
     blind: hide the true sigma from the method (it estimates it); real pairs are always blind.
+    split: for a pairs folder, "all", or the "train" / "test" part of `scene_split`.
     Returns one EvalRecord per sigma (clean) or one for the pairs.
     """
     if (clean is None) == (pairs is None):
@@ -112,8 +136,8 @@ def evaluate(
             cases = ((awgn(ref, sigma, seed, i), ref) for i, ref in enumerate(items))
             records.append(_score(method, name, dataset, sigma, None if blind else sigma, cases, len(items), tile, progress))
     else:
-        items = _load_pairs(pairs, limit)
-        dataset = dataset or _dataset_name(pairs)
+        items = _load_pairs(pairs, limit, split)
+        dataset = dataset or _dataset_name(pairs) + ("" if split == "all" else f"-{split}")
         records.append(_score(method, name, dataset, None, None, iter(items), len(items), tile, progress))
     return records
 
@@ -155,10 +179,10 @@ def _load_clean(clean, limit: int | None) -> list[np.ndarray]:
     return list(clean)[:limit]
 
 
-def _load_pairs(pairs, limit: int | None) -> list[tuple[np.ndarray, np.ndarray]]:
+def _load_pairs(pairs, limit: int | None, split: str) -> list[tuple[np.ndarray, np.ndarray]]:
     if isinstance(pairs, (str, os.PathLike)):
         items = []
-        for noisy_path, gt_path in pair_paths(pairs)[:limit]:
+        for noisy_path, gt_path in pair_paths(pairs, split)[:limit]:
             noisy, gt = read_image(noisy_path), read_image(gt_path)
             if noisy.shape != gt.shape:
                 raise ValueError(f"{noisy_path.name}: noisy {noisy.shape} and gt {gt.shape} differ in size")

@@ -144,6 +144,9 @@ def load_model(
         return model
     if Path(source).expanduser().is_dir():
         return load_folder(Path(source).expanduser(), device)
+    local = Path(source).expanduser()
+    if source.startswith((".", "/", "~")) or local.parent.is_dir() and local.parent != Path("."):
+        raise ModelLoadError(f"{source}: no such folder (a weights folder needs {CONFIG_NAME} and {WEIGHTS_NAME})")
     repo_id, revision = _split_revision(source, revision)
     if repo_id.count("/") != 1 or any(not part for part in repo_id.split("/")):
         raise ModelLoadError(

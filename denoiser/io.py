@@ -42,13 +42,14 @@ def check_pixel_limit(width: int, height: int, limit: int | None = None, name: s
     limit = max_pixels() if limit is None else limit
     if width * height > limit:
         raise ImageReadError(
-            f"{name}: {width}x{height} = {width * height / 1e6:.1f} megapixels exceeds the limit of "
-            f"{limit / 1e6:.1f} megapixels (set DENOISER_MAX_PIXELS to raise it)"
+            f"{name}: {width}x{height} = {width * height:,} pixels exceeds the limit of {limit:,} pixels "
+            f"({limit / 1e6:g} megapixels; set DENOISER_MAX_PIXELS to raise it)"
         )
 
 
 def pil_to_array(image: Image.Image, name: str = "image") -> np.ndarray:
-    """Convert a PIL image to uint8/uint16 (H, W[, C]) keeping 16-bit depth and alpha."""
+    """Convert a PIL image to uint8/uint16 (H, W[, C]) keeping 16-bit depth and alpha: gray (H, W),
+    gray+alpha (H, W, 2), RGB (H, W, 3), RGBA (H, W, 4); palette, CMYK and others become RGB(A)."""
     if getattr(image, "n_frames", 1) > 1:
         image.seek(0)  # animated GIF / multi-page TIFF: the first frame is the image
     image = ImageOps.exif_transpose(image)
@@ -62,9 +63,11 @@ def pil_to_array(image: Image.Image, name: str = "image") -> np.ndarray:
         raise ImageReadError(f"{name}: 32-bit float images are not supported; save as 8 or 16-bit")
     if mode == "1" or mode == "L":
         return np.asarray(image.convert("L")).copy()
+    if mode in ("LA", "La"):
+        return np.asarray(image.convert("LA")).copy()  # gray + alpha, (H, W, 2)
     if mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    elif mode in ("LA", "PA", "RGBa", "La"):
+    elif mode in ("PA", "RGBa"):
         image = image.convert("RGBA")
     elif mode not in ("RGB", "RGBA"):  # CMYK, YCbCr, LAB, HSV
         image = image.convert("RGB")
@@ -202,11 +205,12 @@ def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:
-    """Image files directly inside `folder`, sorted by name."""
+    """Image files directly inside `folder`, sorted by name (hidden files skipped)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder")
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    return sorted(p for p in folder.iterdir()
+                  if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not p.name.startswith("."))
 
 
 def to_float(array: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-NOISE_KINDS = ("gaussian", "poisson", "salt-pepper", "nlf", "mask")
+NOISE_KINDS = ("gaussian", "poisson", "salt-pepper", "nlf", "mask", "camera")
 
 
 def _randn(y: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -111,9 +111,92 @@ class Mask:
         return y * keep.to(y.dtype)
 
 
-NoiseModel = Gaussian | Poisson | SaltPepper | NLF | Mask
+def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
+    """The sRGB transfer curve inverted (IEC 61966-2-1), [0, 1] -> [0, 1]."""
+    x = x.clamp(0, 1)
+    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
 
-_CLASSES = {"gaussian": Gaussian, "poisson": Poisson, "salt-pepper": SaltPepper, "nlf": NLF, "mask": Mask}
+
+def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
+    """The sRGB transfer curve, [0, 1] -> [0, 1]."""
+    x = x.clamp(0, 1)
+    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp_min(1e-8) ** (1 / 2.4) - 0.055)
+
+
+def _bayer_masks(height: int, width: int, dtype: torch.dtype) -> torch.Tensor:
+    """(3, H, W) RGGB sampling masks."""
+    masks = torch.zeros(3, height, width, dtype=dtype)
+    masks[0, 0::2, 0::2] = 1
+    masks[1, 0::2, 1::2] = 1
+    masks[1, 1::2, 0::2] = 1
+    masks[2, 1::2, 1::2] = 1
+    return masks
+
+
+def _bilinear_demosaic(mosaic: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """(..., 3, H, W) sparse RGGB samples -> full colour by normalised bilinear interpolation."""
+    kernel = torch.tensor([[0.25, 0.5, 0.25], [0.5, 1.0, 0.5], [0.25, 0.5, 0.25]], dtype=mosaic.dtype)
+    kernel = kernel.expand(3, 1, 3, 3)
+    shape = mosaic.shape
+    flat = mosaic.reshape(-1, 3, *shape[-2:])
+    num = F.conv2d(F.pad(flat, (1, 1, 1, 1), mode="reflect"), kernel, groups=3)
+    den = F.conv2d(F.pad(masks[None], (1, 1, 1, 1), mode="reflect"), kernel, groups=3)
+    return (num / den).reshape(shape)
+
+
+@dataclass(frozen=True)
+class Camera:
+    """Realistic camera noise for training: Poisson-Gaussian (NLF) noise in linear light, optionally
+    sampled on an RGGB Bayer mosaic and bilinearly demosaicked (so it becomes spatially correlated,
+    as in real photos), then the sRGB curve, then optional JPEG at `jpeg_quality`. beta1 (shot) and
+    beta2 (read) act on linear intensities in [0, 1]."""
+
+    beta1: float
+    beta2: float
+    bayer: bool = True
+    jpeg_quality: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_finite("beta1", self.beta1, 0.0, 1.0)
+        _check_finite("beta2", self.beta2, 0.0, 1.0)
+        if self.jpeg_quality is not None and not 1 <= int(self.jpeg_quality) <= 100:
+            raise ValueError(f"jpeg_quality must be in [1, 100], got {self.jpeg_quality}")
+
+    def __call__(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if y.shape[-3] != 3:
+            raise ValueError("camera noise needs RGB images (3 channels)")
+        linear = srgb_to_linear(y)
+        noise = (self.beta1 * linear + self.beta2).sqrt() * _randn(linear, generator)
+        if self.bayer:
+            # Demosaic the noise field only: the clean image stands for the camera's own demosaicked
+            # output, so the signal is not blurred, while the noise gets the spatial correlation.
+            masks = _bayer_masks(*y.shape[-2:], y.dtype).to(y.device)
+            noise = _bilinear_demosaic(noise * masks, masks)
+        x = linear_to_srgb(linear + noise)
+        return _jpeg(x, int(self.jpeg_quality)) if self.jpeg_quality else x
+
+
+def _jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
+    """JPEG round trip at `quality` (4:2:0 chroma, as cameras and phones write), per image."""
+    import io as bytes_io
+
+    from PIL import Image
+
+    flat = x.reshape(-1, *x.shape[-3:])
+    out = []
+    for image in flat:
+        array = (image.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+        buffer = bytes_io.BytesIO()
+        Image.fromarray(array).save(buffer, format="JPEG", quality=quality)
+        decoded = np.asarray(Image.open(buffer).convert("RGB"))
+        out.append(torch.from_numpy(decoded.copy()).permute(2, 0, 1).to(x.dtype) / 255)
+    return torch.stack(out).reshape(x.shape).to(x.device)
+
+
+NoiseModel = Gaussian | Poisson | SaltPepper | NLF | Mask | Camera
+
+_CLASSES = {"gaussian": Gaussian, "poisson": Poisson, "salt-pepper": SaltPepper, "nlf": NLF, "mask": Mask,
+            "camera": Camera}
 
 
 def make_noise(kind: str, **params: float) -> NoiseModel:

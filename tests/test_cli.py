@@ -54,7 +54,7 @@ def test_clear_errors(images, tiny_model_dir, tmp_path):
         (["denoise", tmp_path / "bad.png", "-o", tmp_path / "o.png", "--model", tiny_model_dir], "not an image"),
         (["denoise", tmp_path / "nope.png", "-o", tmp_path / "o.png", "--model", tiny_model_dir], "no such file"),
         (["denoise", images / "a.png", "-o", tmp_path / "o.png", "--model", tiny_model_dir, "--sigma", -3], "sigma"),
-        (["denoise", images / "a.png", "-o", tmp_path / "o.png", "--model", tmp_path / "missing"], "neither a shipped"),
+        (["denoise", images / "a.png", "-o", tmp_path / "o.png", "--model", tmp_path / "missing"], "no such folder"),
         (["add-noise", images / "a.png", "-o", tmp_path / "n.png", "--kind", "nlf", "--beta1", 0.01], "--beta2"),
         (["evaluate", "--clean", images, "--method", "bm3d"], "unknown method"),
     ]

@@ -193,3 +193,50 @@ def test_two_process_ddp_matches_one_process(tiny_data, tmp_path):
     assert a.keys() == b.keys()
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
     assert not any(k.startswith("module.") for k in b)
+
+
+def test_resume_after_sigkill_between_checkpoints(tiny_data, tmp_path):
+    args = ["--log-every", 5, "--checkpoint-every", 20, "--val-every", 1000]
+    steps = 300
+    straight = tmp_path / "straight"
+    run_train(*common(tiny_data, straight, steps=steps), *args)
+
+    killed = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "train", *map(str, common(tiny_data, killed, steps=steps)), *map(str, args)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (killed / "checkpoints" / "latest").exists():
+        time.sleep(0.02)
+    time.sleep(0.1)
+    proc.kill()  # SIGKILL: no handler runs, no final checkpoint
+    proc.wait(timeout=60)
+    assert not (killed / "model").exists()
+
+    run_train("--resume", killed)
+    a, b = weights(straight / "model"), weights(killed / "model")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [e["step"] for e in json.loads((killed / "log.json").read_text())] == list(range(5, steps + 1, 5))
+
+
+def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
+    from train import checkpoint
+
+    model = build_model(tiny_config())
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.rand(1, 3, 16, 16), torch.zeros(1, 1, 16, 16)).mean().backward()
+    optimizer.step()
+    checkpoint.save_checkpoint(tmp_path, 10, model, optimizer, None, {"history": []})
+
+    def dies_halfway(tensors, path, *args, **kwargs):
+        Path(path).write_bytes(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint, "save_file", dies_halfway)
+    with pytest.raises(OSError):
+        checkpoint.save_checkpoint(tmp_path, 20, model, optimizer, None, {"history": []})
+    monkeypatch.undo()
+    latest = checkpoint.latest_checkpoint(tmp_path)
+    assert latest.name == "step-0000010"
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir() if p.name.startswith(".")] == []
+    state = checkpoint.load_checkpoint(latest, build_model(tiny_config()), torch.optim.Adam(build_model(tiny_config()).parameters()), None)
+    assert state["step"] == 10

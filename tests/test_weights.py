@@ -101,3 +101,12 @@ def test_saving_from_a_wrapper_strips_prefixes(tmp_path, tiny_model):
 
     folder = save_model(Wrapper(tiny_model), tmp_path / "wrapped")
     assert torch.equal(outputs(tiny_model), outputs(load_model(folder)))
+
+
+def test_missing_local_folder_is_not_sent_to_the_hub(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    with pytest.raises(ModelLoadError, match="no such folder"):
+        load_model("runs/best")
+    with pytest.raises(ModelLoadError, match="no such folder"):
+        load_model("./elsewhere/model")

@@ -25,6 +25,7 @@ class TrainConfig:
     out: str = ""  # run folder (checkpoints, logs, exported model)
     clean: tuple[str, ...] = ()  # folders of clean images, corrupted on the fly by --noise
     pairs: tuple[str, ...] = ()  # folders of real pairs: noisy/ + gt/, or the SIDD Data/ layout
+    pairs_split: str = "all"  # "train": only the train part of the standard scene split (keeps its test part unseen)
     val: str | None = None  # validation folder (clean images or pairs); default: a split of the data
     val_fraction: float = 0.1  # share of scenes held out when --val is not given
     val_sigmas: tuple[float, ...] = (15.0, 25.0, 50.0)  # AWGN levels for validating on clean images
@@ -65,6 +66,8 @@ class TrainConfig:
             problems.append("give training data with --clean DIR and/or --pairs DIR")
         if self.steps <= 0 and self.epochs <= 0 and not self.resume:
             problems.append("give a length with --steps N or --epochs N")
+        if self.pairs_split not in ("all", "train"):
+            problems.append(f"--pairs-split must be all or train, got {self.pairs_split!r}")
         if self.loss not in LOSSES:
             problems.append(f"--loss must be one of {LOSSES}, got {self.loss!r}")
         if self.schedule not in SCHEDULES:

@@ -16,22 +16,25 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from denoiser.evaluate import pair_paths
+from denoiser.evaluate import pair_paths, scene_of
 from denoiser.io import IMAGE_SUFFIXES, list_images, read_image
 from denoiser.noise import make_noise
 
 # ------------------------------------------------------------------ noise specification
 
 _DEFAULT_RANGES = {"gaussian": (0.0, 75.0), "poisson": (2.0, 200.0), "salt-pepper": (0.0, 0.1),
-                   "mask": (0.0, 0.3), "nlf": (1e-4, 2e-2)}
-_PARAM = {"gaussian": "sigma", "poisson": "peak", "salt-pepper": "amount", "mask": "fraction", "nlf": "beta1"}
+                   "mask": (0.0, 0.3), "nlf": (1e-4, 2e-2), "camera": (1e-4, 1.2e-2)}
+_PARAM = {"gaussian": "sigma", "poisson": "peak", "salt-pepper": "amount", "mask": "fraction", "nlf": "beta1",
+          "camera": "beta1"}
 
 
 @dataclass(frozen=True)
 class NoiseSpec:
     """A weighted mix of noise kinds, each with a parameter range, parsed from e.g.
     "gaussian:0-75@3,nlf@1" (sigma on the 0-255 scale; poisson peak; salt-pepper amount;
-    mask fraction; nlf beta1, with beta2 drawn log-uniformly in [1e-6, 2e-3])."""
+    mask fraction; nlf beta1, with beta2 drawn log-uniformly in [1e-6, 2e-3]; camera: shot noise
+    beta1 in linear light, with read noise, Bayer demosaicking and JPEG drawn as described in
+    `_camera`)."""
 
     kinds: tuple[str, ...]
     ranges: tuple[tuple[float, float], ...]
@@ -62,16 +65,29 @@ class NoiseSpec:
         """Draw a noise model (a frozen denoiser.noise object) for one patch."""
         index = int(rng.choice(len(self.kinds), p=self.weights))
         kind, (low, high) = self.kinds[index], self.ranges[index]
-        if kind in ("poisson", "nlf") and low > 0:
+        if kind in ("poisson", "nlf", "camera") and low > 0:
             value = float(np.exp(rng.uniform(np.log(low), np.log(high))))  # scale parameters: log-uniform
         else:
             value = float(rng.uniform(low, high))
+        if kind == "camera":
+            return _camera(value, rng)
         beta2 = float(np.exp(rng.uniform(np.log(1e-6), np.log(2e-3))))
         return make_noise(kind, **_params(kind, value, beta2))
 
 
+def _camera(shot: float, rng: np.random.Generator):
+    """Camera noise with read noise tied to shot noise as measured over real sensors (Brooks et al.,
+    Unprocessing Images for Learned Raw Denoising, CVPR 2019: log read = 2.18 log shot + 1.2 +
+    N(0, 0.26), both as variances); Bayer + demosaic 80% of the time; JPEG at
+    quality 60-95 half the time."""
+    read = float(np.exp(2.18 * np.log(shot) + 1.2 + rng.normal(0, 0.26)))
+    bayer = bool(rng.random() < 0.8)
+    quality = int(rng.integers(60, 96)) if rng.random() < 0.5 else None
+    return make_noise("camera", beta1=shot, beta2=min(read, 1.0), bayer=bayer, jpeg_quality=quality)
+
+
 def _params(kind: str, value: float, beta2: float) -> dict:
-    return {"beta1": value, "beta2": beta2} if kind == "nlf" else {_PARAM[kind]: value}
+    return {"beta1": value, "beta2": beta2} if kind in ("nlf", "camera") else {_PARAM[kind]: value}
 
 
 def noise_std_map(noise, clean: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
@@ -100,11 +116,6 @@ class Example:
     sigma: float = 0.0  # estimated noise level of a real noisy image (0-255 scale)
 
 
-def scene_of(path: Path) -> str:
-    """Crops of one scene share a name prefix (PolyU `Canon5D2_chair_5` -> `Canon5D2_chair`)."""
-    return re.sub(r"[_-]\d+$", "", path.stem) or path.stem
-
-
 def _as_channels(image: np.ndarray, channels: int) -> np.ndarray:
     if image.ndim == 2:
         image = image[..., None]
@@ -123,15 +134,16 @@ def load_clean(folder: str | Path, channels: int, min_size: int) -> list[Example
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder")
     paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    examples = [Example(str(p.relative_to(folder)), scene_of(p), _as_channels(read_image(p), channels)) for p in paths]
+    examples = [Example(str(p.relative_to(folder)), scene_of(p.name), _as_channels(read_image(p), channels)) for p in paths]
     return _check(examples, folder, min_size)
 
 
-def find_pairs(folder: str | Path) -> list[tuple[Path, Path, str]]:
-    """(noisy, clean, scene) paths: `noisy/` + `gt/` with matching names, or SIDD's Data/<scene>/."""
+def find_pairs(folder: str | Path, split: str = "all") -> list[tuple[Path, Path, str]]:
+    """(noisy, clean, scene) paths: `noisy/` + `gt/` with matching names, or SIDD's Data/<scene>/.
+    split "train" keeps only the train part of denoiser.evaluate.scene_split (noisy/gt layout)."""
     folder = Path(folder)
     if (folder / "noisy").is_dir() or (folder / "gt").is_dir():
-        return [(n, g, scene_of(n)) for n, g in pair_paths(folder)]
+        return [(n, g, scene_of(n.name)) for n, g in pair_paths(folder, split)]
     root = folder / "Data" if (folder / "Data").is_dir() else folder
     found = []
     for noisy in sorted(root.rglob("*NOISY_SRGB*")):
@@ -144,12 +156,12 @@ def find_pairs(folder: str | Path) -> list[tuple[Path, Path, str]]:
     return found
 
 
-def load_pairs(folder: str | Path, channels: int, min_size: int) -> list[Example]:
+def load_pairs(folder: str | Path, channels: int, min_size: int, split: str = "all") -> list[Example]:
     from denoiser.noise import estimate_sigma
     from denoiser.io import to_float
 
     examples = []
-    for noisy_path, clean_path, scene in find_pairs(folder):
+    for noisy_path, clean_path, scene in find_pairs(folder, split):
         noisy, clean = _as_channels(read_image(noisy_path), channels), _as_channels(read_image(clean_path), channels)
         if noisy.shape != clean.shape:
             raise ValueError(f"{noisy_path.name}: noisy {noisy.shape} and clean {clean.shape} differ in size")

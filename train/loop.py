@@ -77,7 +77,7 @@ def load_data(config: TrainConfig) -> tuple[list[Example], list[Example]]:
     for folder in config.clean:
         examples += load_clean(folder, config.channels, config.patch)
     for folder in config.pairs:
-        examples += load_pairs(folder, config.channels, config.patch)
+        examples += load_pairs(folder, config.channels, config.patch, config.pairs_split)
     if config.val:
         val_dir = Path(config.val)
         has_pairs = (val_dir / "noisy").is_dir() or (val_dir / "Data").is_dir()
