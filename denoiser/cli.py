@@ -75,10 +75,14 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     for src, dst in tqdm(list(zip(inputs, targets)), desc="denoising", unit="image", disable=len(inputs) == 1):
         try:
             image = image_io.read_image(src)
-            used = sigma if sigma is not None else image_sigma(image)
-            out = denoise(image, model, sigma=used, tile=args.tile)
+            if model.config.noise_map:
+                used = sigma if sigma is not None else image_sigma(image)
+                how = f"sigma {used:.1f}{'' if sigma is not None else ', estimated'}"
+            else:
+                used, how = None, "blind model"
+            out = denoise(image, model, sigma=used, tile=args.tile, strength=args.strength)
             image_io.write_image(dst, out)
-            print(f"{src} -> {dst} (sigma {used:.1f}{'' if sigma is not None else ', estimated'})")
+            print(f"{src} -> {dst} ({how}, strength {args.strength:g})")
         except (image_io.ImageReadError, ValueError) as err:
             failures += 1
             print(f"error: {err}", file=sys.stderr)
@@ -227,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (one input) or folder")
     p.add_argument("--model", default=None, help="shipped name, local folder or Hub repo id[@revision]")
     p.add_argument("--sigma", type=float, default=None, help="noise level on the 0-255 scale (default: estimate)")
+    p.add_argument("--strength", type=float, default=1.0, help="0-1: blend the input back in to keep texture")
     p.add_argument("--tile", type=int, default=1024, help="tile size in pixels (bounds memory)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.set_defaults(func=cmd_denoise)

@@ -106,13 +106,16 @@ def denoise(
     sigma: float | None = None,
     tile: int | None = DEFAULT_TILE,
     progress: ProgressFn | None = None,
+    strength: float = 1.0,
 ) -> np.ndarray | Image.Image:
     """Denoise one image at full resolution and return it in the input's shape and dtype.
 
     image: PIL image, or array (H, W), (H, W, 1|2|3|4) of uint8, uint16 or float. Floats are
     nominally in [0, 1] and are not clipped on the way in (an unclipped noisy input is valid).
     Alpha (LA / RGBA) passes through untouched. sigma: noise level on the 0-255 scale whatever
-    the bit depth; None estimates it from the image. Float output is clipped to [0, 1].
+    the bit depth; None estimates it from the image. strength in [0, 1] blends the input back in
+    (1: full denoising; lower keeps more texture and grain), the control for blind models that
+    take no sigma. Float output is clipped to [0, 1].
     """
     as_pil = isinstance(image, Image.Image)
     array = pil_to_array(image) if as_pil else np.asarray(image)
@@ -127,7 +130,12 @@ def denoise(
     alpha = None
     if planes.shape[2] in (2, 4):
         planes, alpha = planes[..., :-1], planes[..., -1:]
-    sigma = estimate_sigma(planes) if sigma is None else check_sigma(sigma)
+    if not (isinstance(strength, (int, float)) and 0 <= strength <= 1):
+        raise ValueError(f"strength must be a number in [0, 1], got {strength!r}")
+    if model.config.noise_map:
+        sigma = estimate_sigma(planes) if sigma is None else check_sigma(sigma)
+    elif sigma is not None:
+        check_sigma(sigma)  # validated, but a blind model does not use it
 
     device = _model_device(model)
     channels = model.config.channels
@@ -136,8 +144,10 @@ def denoise(
         x = x.expand(-1, 3, -1, -1)  # gray through a colour model: denoise copies, average back
     elif channels == 1 and x.shape[1] == 3:
         x = x.transpose(0, 1)  # colour through a gray model: channels as a batch, (3, 1, H, W)
-    sigma_map = torch.full((x.shape[0], 1, 1, 1), sigma / 255.0, device=device)
-    out = denoise_tensor(x, model, sigma_map if model.config.noise_map else None, tile, progress)
+    sigma_map = torch.full((x.shape[0], 1, 1, 1), sigma / 255.0, device=device) if model.config.noise_map else None
+    out = denoise_tensor(x, model, sigma_map, tile, progress)
+    if strength < 1:
+        out = x + strength * (out - x)
     if planes.shape[2] == 1 and channels == 3:
         out = out.mean(1, keepdim=True)
     elif planes.shape[2] == 3 and channels == 1:

@@ -87,3 +87,21 @@ def test_bad_arrays_are_clear_errors(tiny_model):
 def test_sigma_none_estimates(tiny_model):
     image = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
     assert denoise(image, tiny_model).shape == image.shape
+
+
+def test_strength_blends_towards_the_input(tiny_model):
+    image = np.random.default_rng(0).random((24, 24, 3), dtype=np.float32)
+    x = torch.from_numpy(image.transpose(2, 0, 1))[None]
+    raw = denoise_tensor(x, tiny_model, torch.full((1, 1, 1, 1), 25 / 255))[0].numpy().transpose(1, 2, 0)
+    half = denoise(image, tiny_model, sigma=25, strength=0.5)
+    assert np.allclose(denoise(image, tiny_model, sigma=25, strength=0.0), image, atol=1e-6)
+    assert np.allclose(half, np.clip((image + raw) / 2, 0, 1), atol=1e-5)
+    with pytest.raises(ValueError, match="strength"):
+        denoise(image, tiny_model, sigma=25, strength=1.5)
+
+
+def test_blind_model_needs_no_sigma():
+    torch.manual_seed(0)
+    blind = build_model(tiny_config(noise_map=False)).eval()
+    image = np.zeros((20, 20, 3), np.uint8)
+    assert np.array_equal(denoise(image, blind), denoise(image, blind, sigma=40))

@@ -25,6 +25,7 @@ class TrainConfig:
     out: str = ""  # run folder (checkpoints, logs, exported model)
     clean: tuple[str, ...] = ()  # folders of clean images, corrupted on the fly by --noise
     pairs: tuple[str, ...] = ()  # folders of real pairs: noisy/ + gt/, or the SIDD Data/ layout
+    pairs_weight: float = 0.0  # share of patches drawn from --pairs when mixed with --clean (0: by image count)
     pairs_split: str = "all"  # "train": only the train part of the standard scene split (keeps its test part unseen)
     val: str | None = None  # validation folder (clean images or pairs); default: a split of the data
     val_fraction: float = 0.1  # share of scenes held out when --val is not given
@@ -34,6 +35,7 @@ class TrainConfig:
     preset: str = "default"  # model preset: default | seed
     model_config: str | None = None  # a config.json to use instead of the preset
     channels: int = 3  # 3 for colour, 1 for gray models
+    noise_map: bool = True  # give the unet a noise-level-map input (--no-noise-map: fully blind)
     patch: int = 64
     batch: int = 32
     steps: int = 0  # optimisation steps (0: use --epochs)
@@ -81,6 +83,8 @@ class TrainConfig:
             problems.append("--patch must be >= 8 and --batch >= 1")
         if not 0 <= self.val_fraction < 1:
             problems.append("--val-fraction must be in [0, 1)")
+        if not 0 <= self.pairs_weight <= 1:
+            problems.append("--pairs-weight must be in [0, 1]")
         if not 0 <= self.ema < 1:
             problems.append("--ema must be in [0, 1)")
         if self.lr <= 0 or self.min_lr < 0:

@@ -203,11 +203,12 @@ class BatchMaker:
     augment: tuple[str, ...]
     augment_pairs: bool
     seed: int
+    pairs_weight: float = 0.0  # probability of drawing a real pair (0: every image equally likely)
 
     def sample(self, step: int, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(noisy (C, P, P), clean (C, P, P), sigma_map (1, P, P)), float32 in [0, 1] units."""
         rng = np.random.default_rng([self.seed, step, index])
-        ex = self.examples[int(rng.integers(len(self.examples)))]
+        ex = self._pick(rng)
         h, w = ex.clean.shape[:2]
         y, x = int(rng.integers(h - self.patch + 1)), int(rng.integers(w - self.patch + 1))
         crop = (slice(y, y + self.patch), slice(x, x + self.patch))
@@ -229,6 +230,14 @@ class BatchMaker:
             noisy = _photometric(noisy, gain, hue)
             sigma_map = torch.full((1, *clean.shape[-2:]), ex.sigma / 255)
         return noisy, clean, sigma_map
+
+    def _pick(self, rng: np.random.Generator) -> Example:
+        if self.pairs_weight <= 0:
+            return self.examples[int(rng.integers(len(self.examples)))]
+        pairs = [e for e in self.examples if e.noisy is not None]
+        clean = [e for e in self.examples if e.noisy is None]
+        pool = pairs if (rng.random() < self.pairs_weight and pairs) or not clean else clean
+        return pool[int(rng.integers(len(pool)))]
 
     def batch(self, step: int, indices: range) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Stacked samples `indices` of the batch at `step`: (B, C, P, P), (B, C, P, P), (B, 1, P, P)."""

@@ -45,10 +45,8 @@ def _device(config: TrainConfig) -> torch.device:
 
 
 def model_config(config: TrainConfig):
-    if config.model_config:
-        model_cfg = read_config(config.model_config)
-        return dataclasses.replace(model_cfg, channels=config.channels)
-    return preset(config.preset, channels=config.channels)
+    base = read_config(config.model_config) if config.model_config else preset(config.preset)
+    return dataclasses.replace(base, channels=config.channels, noise_map=config.noise_map and base.arch == "unet")
 
 
 def learning_rate(config: TrainConfig, step: int, total: int) -> float:
@@ -73,17 +71,20 @@ def loss_fn(kind: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tens
 
 def load_data(config: TrainConfig) -> tuple[list[Example], list[Example]]:
     """Training and validation examples (validation: --val, or a scene-wise split)."""
-    examples = []
+    clean, pairs = [], []
     for folder in config.clean:
-        examples += load_clean(folder, config.channels, config.patch)
+        clean += load_clean(folder, config.channels, config.patch)
     for folder in config.pairs:
-        examples += load_pairs(folder, config.channels, config.patch, config.pairs_split)
+        pairs += load_pairs(folder, config.channels, config.patch, config.pairs_split)
     if config.val:
         val_dir = Path(config.val)
         has_pairs = (val_dir / "noisy").is_dir() or (val_dir / "Data").is_dir()
         val = load_pairs(val_dir, config.channels, 8) if has_pairs else load_clean(val_dir, config.channels, 8)
-        return examples, val
-    return split_by_scene(examples, config.val_fraction)
+        return clean + pairs, val
+    if pairs:  # real pairs are what the model is for: validate on held-out scenes of those only
+        train_pairs, val = split_by_scene(pairs, config.val_fraction)
+        return clean + train_pairs, val
+    return split_by_scene(clean, config.val_fraction)
 
 
 def epoch_steps(examples: list[Example], config: TrainConfig) -> int:
@@ -159,7 +160,8 @@ def train(config: TrainConfig) -> Path:
 
     train_examples, val_examples = load_data(config)
     noise = NoiseSpec.parse(config.noise)
-    maker = BatchMaker(tuple(train_examples), noise, config.patch, config.augment, config.augment_pairs, config.seed)
+    maker = BatchMaker(tuple(train_examples), noise, config.patch, config.augment, config.augment_pairs, config.seed,
+                       config.pairs_weight)
     total = config.steps or math.ceil(config.epochs * epoch_steps(train_examples, config))
     per_epoch = epoch_steps(train_examples, config)
     val_every = config.val_every or per_epoch
