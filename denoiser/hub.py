@@ -20,7 +20,9 @@ from .model import ModelConfig, build_model
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 SHIPPED_DIR = Path(__file__).parent / "weights"
-SHIPPED_MODELS = ("gaussian",)  # short names of folders inside SHIPPED_DIR
+SHIPPED_MODELS = ("gaussian", "real")  # short names of folders inside SHIPPED_DIR
+# gaussian: trained on synthetic white Gaussian noise (sigma 0-75), takes a noise level;
+# real: trained on camera noise (synthetic in linear light + real PolyU pairs), blind.
 DEFAULT_MODEL = "gaussian"
 
 
