@@ -218,8 +218,11 @@ def _as_hwc(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image, dtype=np.float64)
     if image.ndim == 2:
         image = image[..., None]
-    if image.ndim != 3 or min(image.shape[:2]) < 3:
-        raise ValueError(f"need an (H, W) or (H, W, C) image at least 3x3, got shape {image.shape}")
+    if image.ndim != 3:
+        raise ValueError(f"need an (H, W) or (H, W, C) image, got shape {image.shape}")
+    if min(image.shape[:2]) < 3:
+        raise ValueError(f"a {image.shape[1]}x{image.shape[0]} image is too small to estimate its noise level "
+                         "(at least 3x3 pixels); give sigma explicitly")
     return image
 
 
