@@ -240,3 +240,13 @@ def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch)
     assert [p.name for p in (tmp_path / "checkpoints").iterdir() if p.name.startswith(".")] == []
     state = checkpoint.load_checkpoint(latest, build_model(tiny_config()), torch.optim.Adam(build_model(tiny_config()).parameters()), None)
     assert state["step"] == 10
+
+
+def test_export_copies_a_finished_run(tiny_data, tmp_path):
+    out = tmp_path / "run"
+    run_train(*common(tiny_data, out, steps=2))
+    result = run_train("export", out, tmp_path / "weights" / "tiny")
+    names = {p.name for p in (tmp_path / "weights" / "tiny").iterdir()}
+    assert {"config.json", "model.safetensors", "README.md", "train_config.json", "log.json"} <= names
+    assert "exported" in result.stdout
+    assert run_train("export", tmp_path / "missing", tmp_path / "x", check=False).returncode == 2

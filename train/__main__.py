@@ -1,4 +1,5 @@
-"""`python -m train ...` trains; `python -m train push RUN_DIR REPO_ID` publishes a finished run."""
+"""`python -m train ...` trains; `python -m train push RUN_DIR REPO_ID` publishes a finished run;
+`python -m train export RUN_DIR DEST` copies it elsewhere (e.g. into denoiser/weights/NAME)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ def main(argv: list[str] | None = None) -> int:
         from .push import main as push_main
 
         return push_main(argv[1:])
+    if argv and argv[0] == "export":
+        from .export import main as export_main
+
+        return export_main(argv[1:])
     from .config import parse_args, resume_config
     from .loop import train
 
