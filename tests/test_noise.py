@@ -94,3 +94,25 @@ def test_estimate_nlf_recovers_parameters():
     assert 0 <= beta2 < 0.002
     # predicted noise std at mid-gray within 15%
     assert np.sqrt(beta1 * 0.5 + beta2) == pytest.approx(np.sqrt(0.01 * 0.5 + 0.0004), rel=0.15)
+
+
+def test_camera_noise_is_signal_dependent_in_linear_light_and_correlated_after_demosaicking():
+    from denoiser.noise import Camera, linear_to_srgb, srgb_to_linear
+
+    y = torch.full((3, 128, 128), 0.5)
+    assert torch.allclose(linear_to_srgb(srgb_to_linear(y)), y, atol=1e-6)
+    plain = Camera(0.004, 1e-5, bayer=False)(y, gen())
+    linear_std = (srgb_to_linear(plain) - srgb_to_linear(y)).std().item()
+    expected = np.sqrt(0.004 * srgb_to_linear(y)[0, 0, 0].item() + 1e-5)
+    assert linear_std == pytest.approx(expected, rel=0.05)
+
+    def neighbour_correlation(x):
+        r = (x - y)[0]
+        return torch.corrcoef(torch.stack([r[:, :-1].flatten(), r[:, 1:].flatten()]))[0, 1].item()
+
+    assert abs(neighbour_correlation(plain)) < 0.05
+    assert neighbour_correlation(Camera(0.004, 1e-5, bayer=True)(y, gen())) > 0.3
+    jpeg = Camera(0.004, 1e-5, bayer=True, jpeg_quality=70)(y, gen())
+    assert torch.equal(jpeg, Camera(0.004, 1e-5, bayer=True, jpeg_quality=70)(y, gen()))
+    with pytest.raises(ValueError, match="RGB"):
+        Camera(0.004, 1e-5)(torch.zeros(1, 8, 8), gen())
