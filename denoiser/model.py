@@ -179,8 +179,10 @@ class SeedAutoencoder(nn.Module):
 
 
 def build_model(config: ModelConfig) -> nn.Module:
-    """Instantiate the network a config describes (random weights)."""
-    return SeedAutoencoder(config) if config.arch == "seed" else UNetDenoiser(config)
+    """Instantiate the network a config describes (random weights), in channels_last layout:
+    oneDNN's convolutions are markedly faster with it on CPU, and state dicts are unaffected."""
+    model = SeedAutoencoder(config) if config.arch == "seed" else UNetDenoiser(config)
+    return model.to(memory_format=torch.channels_last)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -105,3 +105,15 @@ def test_blind_model_needs_no_sigma():
     blind = build_model(tiny_config(noise_map=False)).eval()
     image = np.zeros((20, 20, 3), np.uint8)
     assert np.array_equal(denoise(image, blind), denoise(image, blind, sigma=40))
+
+
+def test_loaded_models_run_channels_last_with_the_same_result(tiny_model, tiny_model_dir):
+    from denoiser.hub import load_model
+
+    loaded = load_model(tiny_model_dir)
+    x = torch.rand(1, 3, 45, 61)
+    sigma = torch.full((1, 1, 1, 1), 0.1)
+    a = denoise_tensor(x, tiny_model, sigma, tile=None)
+    b = denoise_tensor(x, loaded, sigma, tile=None)
+    c = denoise_tensor(x, loaded, sigma, tile=16)
+    assert (a - b).abs().max() <= 1e-5 and (b - c).abs().max() <= 1e-5
