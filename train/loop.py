@@ -204,9 +204,12 @@ def train(config: TrainConfig) -> Path:
             loss.backward()
             optimizer.step()
             if ema is not None:
+                # Warm-up: early on the average forgets faster, so random initial weights do not
+                # linger in it (decay (1 + t) / (10 + t), capped at --ema).
+                decay = min(config.ema, (1 + step) / (10 + step))
                 with torch.no_grad():
                     for e, p in zip(ema.parameters(), model.parameters()):
-                        e.lerp_(p, 1 - config.ema)
+                        e.lerp_(p, 1 - decay)
             step += 1
             running.append(loss.item())
             progress.update(1)
