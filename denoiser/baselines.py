@@ -25,6 +25,14 @@ def median(image: np.ndarray, sigma: float) -> np.ndarray:
     return median_filter(image, size=footprint, mode="reflect")
 
 
+def blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur whose width grows with the noise level: std 0.3 + sigma / 25 pixels."""
+    from scipy.ndimage import gaussian_filter
+
+    width = 0.3 + sigma / 25
+    return gaussian_filter(image, sigma=(width, width, 0) if image.ndim == 3 else width, mode="reflect")
+
+
 def bilateral(image: np.ndarray, sigma: float) -> np.ndarray:
     """Bilateral filter with a range kernel of 2 sigma."""
     from skimage.restoration import denoise_bilateral
@@ -82,6 +90,7 @@ def noisy(image: np.ndarray, sigma: float) -> np.ndarray:
 METHODS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
     "noisy": noisy,
     "median": median,
+    "blur": blur,
     "bilateral": bilateral,
     "nlmeans": nlmeans,
     "tv": tv,

@@ -134,7 +134,7 @@ def format_table(rows: list[dict]) -> str:
     header = f"{'dataset':<12} {'sigma':>6} {'method':<24} {'n':>4} {'PSNR':>7} {'SSIM':>7} {'MP/s':>8}"
     lines = [header, "-" * len(header)]
     for r in rows:
-        sigma = "real" if r["sigma"] is None else f"{r['sigma']:g}"
+        sigma = "est." if r["sigma"] is None else f"{r['sigma']:g}"
         lines.append(f"{r['dataset']:<12} {sigma:>6} {r['method']:<24} {r['n']:>4} {r['psnr']:>7.2f} "
                      f"{r['ssim']:>7.4f} {r['mp_per_s']:>8.3f}")
     return "\n".join(lines)
@@ -216,7 +216,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not data.is_dir():
         raise CLIError(f"{data}: data folder not found (pass --data or set DENOISER_DATA)")
     cards = [Path(p) for p in args.card] if args.card else [weights_dir / "README.md"]
-    inputs = ReportInputs(args.model, data, args.seed_model, args.limit)
+    inputs = ReportInputs(args.model, data, args.seed_model, args.real_model, args.limit)
     write_report(inputs, weights_dir, cards, args.repo_id)
     print("wrote " + ", ".join(str(p) for p in [weights_dir / "results.json", *cards]))
     return 0
@@ -239,7 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="PSNR/SSIM/speed on a folder of clean images or noisy/clean pairs")
     p.add_argument("--clean", help="folder of clean images (AWGN added at each --sigma)")
     p.add_argument("--pairs", help="folder with noisy/ and gt/ sub-folders")
-    p.add_argument("--sigma", type=float, nargs="+", default=[25.0], help="AWGN levels on the 0-255 scale")
+    p.add_argument("--sigma", type=float, nargs="+", default=None,
+                   help="AWGN levels on the 0-255 scale (default 25); with --pairs: fixed levels given to the "
+                        "method instead of estimating one per image")
     p.add_argument("--model", action="append", help="model to score (repeatable); default: the shipped model")
     p.add_argument("--method", action="append", help="classical method to score (repeatable)")
     p.add_argument("--blind", action="store_true", help="do not give the true sigma to the method")
@@ -278,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None, help="data sets folder (default: $DENOISER_DATA or ../shared/data)")
     p.add_argument("--card", action="append", help="write the model card here (repeatable; default WEIGHTS/README.md)")
     p.add_argument("--seed-model", help="a trained seed-preset model to add as a row")
+    p.add_argument("--real-model", help="a camera-noise model to add to the PolyU table (e.g. real)")
     p.add_argument("--repo-id", default="denoiser-project/denoiser-gaussian", help="the Hub repo the card describes")
     p.add_argument("--limit", type=int, default=None, help="only the first N images per set (quick check)")
     p.set_defaults(func=cmd_report)

@@ -29,7 +29,8 @@ TEST_FRACTION = 0.3  # share of scenes in the standard test split of a pairs fol
 
 @dataclass
 class EvalRecord:
-    """Mean scores of one method on one dataset at one noise level (sigma None: real noise)."""
+    """Mean scores of one method on one dataset at one noise level (for pairs: the fixed sigma
+    given to the method, or None when it estimated sigma per image)."""
 
     dataset: str
     sigma: float | None
@@ -107,7 +108,7 @@ def evaluate(
     method: Method,
     *,
     clean: str | os.PathLike | Sequence[np.ndarray] | None = None,
-    sigmas: Sequence[float] = (25,),
+    sigmas: Sequence[float] | None = None,
     pairs: str | os.PathLike | Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
     seed: int = 0,
     limit: int | None = None,
@@ -119,9 +120,12 @@ def evaluate(
 ) -> list[EvalRecord]:
     """Score a model or a classical method (see baselines.METHODS).
 
-    clean: folder or list of uint8/uint16 clean images; AWGN is added at each sigma (0-255 scale).
-    pairs: folder with noisy/ and gt/, or list of (noisy, clean) arrays (noisy may be float).
-    blind: hide the true sigma from the method (it estimates it); real pairs are always blind.
+    clean: folder or list of uint8/uint16 clean images; AWGN is added at each of `sigmas`
+        (0-255 scale; default 25).
+    pairs: folder with noisy/ and gt/, or list of (noisy, clean) arrays (noisy may be float). The
+        method estimates sigma per image, unless `sigmas` gives fixed levels to try (one record
+        each: how a classical method's strength is tuned on a training split).
+    blind: hide the true sigma from the method (it estimates it).
     split: for a pairs folder, "all", or the "train" / "test" part of `scene_split`.
     Returns one EvalRecord per sigma (clean) or one for the pairs.
     """
@@ -132,13 +136,14 @@ def evaluate(
     if clean is not None:
         items = _load_clean(clean, limit)
         dataset = dataset or _dataset_name(clean)
-        for sigma in sigmas:
+        for sigma in sigmas or (25,):
             cases = ((awgn(ref, sigma, seed, i), ref) for i, ref in enumerate(items))
             records.append(_score(method, name, dataset, sigma, None if blind else sigma, cases, len(items), tile, progress))
     else:
         items = _load_pairs(pairs, limit, split)
         dataset = dataset or _dataset_name(pairs) + ("" if split == "all" else f"-{split}")
-        records.append(_score(method, name, dataset, None, None, iter(items), len(items), tile, progress))
+        for sigma in sigmas or (None,):
+            records.append(_score(method, name, dataset, sigma, sigma, iter(items), len(items), tile, progress))
     return records
 
 

@@ -8,6 +8,7 @@ while memory stays bounded by the tile size.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Callable
 
 import numpy as np
@@ -133,7 +134,7 @@ def denoise(
     alpha = None
     if planes.shape[2] in (2, 4):
         planes, alpha = planes[..., :-1], planes[..., -1:]
-    if not (isinstance(strength, (int, float)) and 0 <= strength <= 1):
+    if not (isinstance(strength, numbers.Real) and 0 <= strength <= 1):
         raise ValueError(f"strength must be a number in [0, 1], got {strength!r}")
     if model.config.noise_map:
         sigma = estimate_sigma(planes) if sigma is None else check_sigma(sigma)

@@ -103,8 +103,8 @@ def read_image(path: str | os.PathLike, limit: int | None = None) -> np.ndarray:
 def write_image(path: str | os.PathLike, array: np.ndarray) -> None:
     """Write uint8/uint16 (H, W[, C]) atomically; the format follows the suffix.
 
-    16-bit data needs PNG or TIFF (Pillow cannot write 16-bit colour, so that goes through
-    imageio for PNG and tifffile for TIFF, both installed with scikit-image).
+    16-bit data needs PNG or TIFF. Pillow cannot write 16-bit colour, so that goes through
+    OpenCV for PNG and tifffile for TIFF; 16-bit gray+alpha is stored as 16-bit RGBA.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -136,6 +136,8 @@ def _array_to_pil(array: np.ndarray, suffix: str, name: str) -> Image.Image | np
             raise ValueError(f"{name}: 16-bit images need .png or .tif, not {suffix}")
         if array.ndim == 2:
             return Image.fromarray(array)  # mode I;16
+        if array.ndim == 3 and array.shape[2] == 2:  # gray+alpha: no 16-bit LA writer, use RGBA
+            array = np.concatenate([np.repeat(array[..., :1], 3, axis=2), array[..., 1:]], axis=2)
         return array
     raise ValueError(f"{name}: expected a uint8 or uint16 array, got {array.dtype}")
 

@@ -21,7 +21,8 @@ PUBLISHED = [
 ]
 TARGET = (33.95, 31.30, 28.00)
 SIGMAS = (15, 25, 50)
-REAL_BASELINES = ("noisy", "nlmeans", "wavelet", "tv")
+TUNED_BASELINES = ("nlmeans", "blur")  # strength (the sigma they are given) tuned on PolyU's train split
+TUNING_GRID = (2, 4, 6, 8, 12, 16, 24)
 
 
 @dataclass
@@ -29,6 +30,7 @@ class ReportInputs:
     model_source: str | None
     data: Path
     seed_model: str | None = None
+    real_model: str | None = None
     limit: int | None = None
 
 
@@ -58,10 +60,17 @@ def measure(inputs: ReportInputs, progress=print) -> dict:
         if (data / gray).is_dir():
             run("gray", model, clean=data / gray, sigmas=SIGMAS)
     polyu = data / "real" / "PolyU"
-    if polyu.is_dir():
-        for method in REAL_BASELINES:
-            run("polyu", method, pairs=polyu)
-        run("polyu", model, pairs=polyu)
+    if polyu.is_dir():  # the test scenes of the standard split; nothing here was trained or tuned on them
+        run("polyu", "noisy", pairs=polyu, split="test")
+        out["polyu_tuned_sigma"] = {}
+        for method in TUNED_BASELINES:
+            tuning = evaluate(method, pairs=polyu, split="train", sigmas=TUNING_GRID, limit=limit)
+            best = max(tuning, key=lambda r: r.psnr).sigma
+            out["polyu_tuned_sigma"][method] = best
+            run("polyu", method, pairs=polyu, split="test", sigmas=(best,))
+        run("polyu", model, pairs=polyu, split="test")
+        if inputs.real_model:
+            run("polyu", load_model(inputs.real_model), pairs=polyu, split="test")
     speed = measure_throughput(model)
     speed["photo"] = photo_in_fresh_process(inputs.model_source)
     out["speed"] = speed
@@ -121,13 +130,23 @@ def render_card(results: dict, weights_dir: Path, repo_id: str, assets: str = ""
             lines.append(f"| {dataset} | {' | '.join(_fmt(row.get(s, {}).get('psnr')) for s in SIGMAS)} |")
     polyu = results.get("polyu", [])
     if polyu:
-        lines += ["", "## Real camera noise: PolyU (100 pairs, σ estimated per image)", "",
+        n = polyu[0]["n"]
+        tuned = results.get("polyu_tuned_sigma", {})
+        lines += ["", f"## Real camera noise: PolyU test scenes ({n} pairs)", "",
+                  "The standard scene split (`denoiser.evaluate.scene_split`): no test scene was used for",
+                  "training or tuning. Classical rows use a strength (σ) tuned for PSNR on the train scenes;",
+                  "the Gaussian model uses σ estimated per image; the real model is blind.", "",
                   "| method | PSNR | SSIM |", "|---|---|---|"]
         for r in polyu:
-            name = "noisy input" if r["method"] == "noisy" else r["method"]
+            if r["method"] == "noisy":
+                name = "noisy input"
+            elif r["method"] in tuned:
+                name = f"{r['method']} (σ {tuned[r['method']]:g}, tuned)"
+            else:
+                name = r["method"]
             lines.append(f"| {name} | {r['psnr']:.2f} | {r['ssim']:.4f} |")
-        lines += ["", "This model was trained on white Gaussian noise only; real sensor noise is signal-dependent,",
-                  "spatially correlated and often JPEG-compressed, so expect little gain on camera photos."]
+        lines += ["", "The Gaussian model was trained on white Gaussian noise only; real sensor noise is signal-",
+                  "dependent, spatially correlated and often JPEG-compressed, which is what the `real` model is for."]
     speed = results.get("speed")
     if speed:
         photo = speed["photo"]

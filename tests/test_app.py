@@ -9,7 +9,9 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
+import zlib
 from pathlib import Path
 
 import gradio as gr
@@ -44,6 +46,31 @@ def app_model_dir(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     model = build_model(preset("default", widths=(8, 16), enc_blocks=(1,), dec_blocks=(1,), mid_blocks=1))
     return save_model(model, tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture(scope="session")
+def blind_model_dir(tmp_path_factory) -> Path:
+    """A random-weight blind model (noise_map=False), standing in for the `real` camera-noise model."""
+    from denoiser.hub import save_model
+    from denoiser.model import build_model, preset
+
+    torch.manual_seed(1)
+    model = build_model(preset("default", widths=(8, 16), enc_blocks=(1,), dec_blocks=(1,), mid_blocks=1, noise_map=False))
+    return save_model(model, tmp_path_factory.mktemp("tiny-blind-model"))
+
+
+@pytest.fixture(scope="module")
+def two(app_model_dir, blind_model_dir):
+    """The app with two models: `real` (blind) and `gaussian` (takes sigma)."""
+    from denoiser.hub import load_folder
+
+    blocks = app.build_demo({"gaussian": load_folder(app_model_dir), "real": load_folder(blind_model_dir)})
+    yield blocks
+    blocks.close()
+
+
+def _component(blocks: gr.Blocks, elem_id: str):
+    return next(b for b in blocks.blocks.values() if getattr(b, "elem_id", None) == elem_id)
 
 
 @pytest.fixture
@@ -121,7 +148,8 @@ def test_denoise_without_reference(den, pair):
     noisy_path, _ = pair
     noisy = read_image(noisy_path)
     path, metrics = den.denoise_api(str(noisy_path), None, None)
-    assert set(metrics) == {"psnr_noisy", "ssim_noisy", "psnr_denoised", "ssim_denoised", "sigma", "seconds"}
+    assert set(metrics) == {"psnr_noisy", "ssim_noisy", "psnr_denoised", "ssim_denoised", "sigma", "seconds", "model", "strength"}
+    assert metrics["model"] == "custom" and metrics["strength"] == 1.0  # the one model $DENOISER_MODEL named
     assert all(metrics[k] is None for k in ("psnr_noisy", "ssim_noisy", "psnr_denoised", "ssim_denoised"))
     assert metrics["sigma"] == pytest.approx(estimate_sigma(to_float(noisy)), rel=1e-9)
     assert metrics["seconds"] > 0
@@ -304,6 +332,170 @@ def test_bad_files_become_gr_errors(den, tmp_path, monkeypatch, pair):
         den.denoise_api(str(pair[0]), None, None)
 
 
+# ----------------------------------------------------------------------------- several models
+
+
+def test_model_choice_defaults_per_tab(two, app_model_dir):
+    den = two.denoiser_app
+    assert list(den.models) == ["gaussian", "real"] and den.photo_default == "real" and den.synthetic_default == "gaussian"
+    assert den.choices() == [("Real photo (camera noise)", "real"), ("Synthetic Gaussian noise", "gaussian")]
+    photo, synthetic = _component(two, "model-choice"), _component(two, "synthetic-model-choice")
+    assert photo.visible and photo.value == "real"
+    assert synthetic.visible and synthetic.value == "gaussian"
+    assert "camera noise" in _component(two, "model-help").value and "Gaussian" in _component(two, "model-help").value
+    # the photo tab starts on the blind model: strength instead of sigma / auto
+    assert _component(two, "strength-slider").visible and _component(two, "strength-slider").value == 1.0
+    assert not _component(two, "sigma-slider").visible and not _component(two, "sigma-auto").visible
+    assert not _component(two, "synthetic-strength").visible  # the synthetic tab starts on gaussian
+    auto, sigma, strength = den.controls("gaussian")
+    assert auto["visible"] and sigma["visible"] and not strength["visible"]
+    auto, sigma, strength = den.controls("real")
+    assert not auto["visible"] and not sigma["visible"] and strength["visible"]
+    assert den.model is den.models["real"] and str(app_model_dir) in den.model_markdown()
+    with pytest.raises(gr.Error, match="Unknown model"):
+        den.resolve("nope")
+    assert den.resolve("Synthetic Gaussian noise") == "gaussian"  # labels work too
+
+    # One model (build_demo(model=...)): no choice shown, the model serves every tab.
+    from denoiser.hub import load_folder
+
+    one = app.build_demo(model=load_folder(app_model_dir))
+    try:
+        assert not _component(one, "model-choice").visible and not _component(one, "strength-slider").visible
+        assert _component(one, "sigma-slider").visible
+        assert one.denoiser_app.photo_default == one.denoiser_app.synthetic_default == "custom"
+    finally:
+        one.close()
+
+
+def test_each_model_runs_when_chosen(two, pair):
+    from denoiser.inference import denoise
+
+    den = two.denoiser_app
+    noisy_path, clean_path = pair
+    noisy = read_image(noisy_path)
+    real, gaussian = denoise(noisy, den.models["real"]), denoise(noisy, den.models["gaussian"], sigma=25)
+    assert not np.array_equal(real, gaussian)
+
+    path, metrics = den.denoise_api(str(noisy_path), None, 25)  # /denoise: the photo default, sigma ignored
+    np.testing.assert_array_equal(read_image(path), real)
+    assert metrics["model"] == "real" and metrics["sigma"] == pytest.approx(estimate_sigma(to_float(noisy)))
+    path, metrics = den.denoise_with_model(str(noisy_path), None, 25, "gaussian")
+    np.testing.assert_array_equal(read_image(path), gaussian)
+    assert metrics["model"] == "gaussian" and metrics["sigma"] == 25
+
+    (_, after), _, download, _, status = den.denoise_photo(str(noisy_path), None, 25, False, None, "gaussian", 0.3)
+    np.testing.assert_array_equal(read_image(download), gaussian)  # strength is the blind model's control only
+    assert "σ = 25.0 (set by you)" in status and "Synthetic Gaussian noise" in status
+    (_, after), _, download, _, status = den.denoise_photo(str(noisy_path), None, 25, False, None, "real", 1.0)
+    np.testing.assert_array_equal(read_image(download), real)
+    assert "Real photo" in status and "strength 1.00" in status
+
+    # The synthetic tab: gaussian by default, with the true sigma; real when chosen.
+    args = ("camera", None, "gaussian", 30, 30, 0.05, 0.01, 0.0005, 0.2, 3)
+    noisy_syn = app.make_noisy(app.example_clean("camera"), "gaussian", {"sigma": 30.0}, 3)
+    _, _, denoised, _, status = den.synthetic(*args)
+    np.testing.assert_array_equal(read_image(denoised), app.to_display(denoise(noisy_syn, den.models["gaussian"], sigma=30)))
+    assert "Synthetic Gaussian noise" in status and "σ = 30.0 (the true value)" in status
+    _, _, denoised, _, status = den.synthetic(*args, "real", 0.5)
+    np.testing.assert_array_equal(read_image(denoised), app.to_display(denoise(noisy_syn, den.models["real"], strength=0.5)))
+    assert "strength 0.50" in status
+
+    # Compare runs both autoencoders; the blind one ignores the shared sigma.
+    _, table, note = den.compare(str(noisy_path), str(clean_path), 25)
+    assert list(table["method"])[:3] == ["noisy input", "autoencoder (real)", "autoencoder (gaussian)"]
+    assert "except the blind real model" in note
+
+
+def test_strength_zero_returns_the_input_for_the_blind_model(two, pair, tmp_path):
+    den = two.denoiser_app
+    noisy_path, _ = pair
+    noisy = read_image(noisy_path)
+    path, metrics = den.denoise_with_model(str(noisy_path), None, None, "real", 0.0)
+    np.testing.assert_array_equal(read_image(path), noisy)
+    assert metrics["strength"] == 0.0
+    (before, after), _, download, _, _ = den.denoise_photo(str(noisy_path), None, None, True, None, "real", 0.0)
+    np.testing.assert_array_equal(read_image(download), noisy)
+    np.testing.assert_array_equal(read_image(after), read_image(before))
+    half, _ = den.denoise_with_model(str(noisy_path), None, None, "real", 0.5)
+    full, _ = den.denoise_with_model(str(noisy_path), None, None, "real", 1.0)
+    gap = lambda a, b: np.abs(read_image(a).astype(int) - read_image(b).astype(int)).mean()  # noqa: E731
+    assert 0 < gap(half, noisy_path) < gap(full, noisy_path)
+    with pytest.raises(gr.Error, match="between 0 and 1"):
+        den.denoise_with_model(str(noisy_path), None, None, "real", 1.5)
+
+
+def test_without_env_every_shipped_model_that_loads(monkeypatch, tmp_path, app_model_dir, blind_model_dir):
+    import shutil
+
+    import denoiser.hub as hub
+
+    monkeypatch.delenv("DENOISER_MODEL", raising=False)
+    monkeypatch.setattr(hub, "SHIPPED_DIR", tmp_path)
+    with pytest.raises(hub.ModelLoadError, match="no shipped weights for 'gaussian'"):
+        app.build_demo()  # none loads: the default model's clear error
+    shutil.copytree(app_model_dir, tmp_path / "gaussian")
+    assert list(app.load_models()) == ["gaussian"]  # `real` missing: the one that loads
+    shutil.copytree(blind_model_dir, tmp_path / "real")
+    blocks = app.build_demo()
+    try:
+        den = blocks.denoiser_app
+        assert list(den.models) == ["real", "gaussian"] and den.photo_default == "real"
+        assert not app.is_blind(den.models["gaussian"]) and app.is_blind(den.models["real"])
+        assert _component(blocks, "model-choice").visible
+    finally:
+        blocks.close()
+
+
+def test_png_tag_makes_bytes_unique_and_keeps_pixels(tmp_path):
+    import cv2
+
+    images = {
+        "rgb8.png": _clean(),
+        "gray16.png": _clean()[..., 0].astype(np.uint16) * 257,
+        "rgb16.png": _clean().astype(np.uint16) * 257,  # written by OpenCV
+        "rgba8.png": np.dstack([_clean(), np.full((H, W), 7, np.uint8)]),
+    }
+    for name, array in images.items():
+        a, b = tmp_path / "a" / name, tmp_path / "b" / name
+        for path in (a, b):
+            write_image(path, array)
+        assert a.read_bytes() == b.read_bytes()
+        app.unique_png(a), app.unique_png(b)
+        assert a.read_bytes() != b.read_bytes()
+        for path in (a, b):
+            np.testing.assert_array_equal(read_image(path), array)
+            with Image.open(path) as im:
+                im.load()  # Pillow checks every chunk's CRC
+                assert im.text[app.PNG_TAG_KEYWORD] == f"{path.parent.name}/{name}"
+        assert cv2.imread(str(a), cv2.IMREAD_UNCHANGED) is not None
+    # A PNG whose IEND is not the last thing in the file is rewritten (trailing bytes dropped).
+    odd = tmp_path / "odd.png"
+    write_image(odd, _clean())
+    odd.write_bytes(odd.read_bytes() + b"junk")
+    app.tag_png(odd, "x")
+    np.testing.assert_array_equal(read_image(odd), _clean())
+    assert odd.read_bytes().endswith(b"IEND" + zlib.crc32(b"IEND").to_bytes(4, "big"))
+    with pytest.raises(ValueError, match="not a PNG"):
+        (tmp_path / "no.png").write_bytes(b"GIF89a....")
+        app.tag_png(tmp_path / "no.png", "x")
+
+
+def test_output_folders_are_pruned_by_age(tmp_path):
+    outputs = app.OutputDirs(ttl=60)
+    old, new = outputs.fresh(), outputs.fresh()
+    (old / "a.png").write_bytes(b"x")
+    os.utime(old, (time.time() - 120, time.time() - 120))
+    outputs.prune()
+    assert not old.exists() and new.is_dir()
+    root = outputs.root
+    del outputs, old, new
+    import gc
+
+    gc.collect()
+    assert not root.exists()  # the root goes with the object
+
+
 # ----------------------------------------------------------------------------- over HTTP
 
 
@@ -347,6 +539,71 @@ def test_http_denoise_endpoint(server, pair, tmp_path):
     write_image(other, _clean(H - 8, W))
     with pytest.raises(Exception, match=f"{W}x{H - 8}"):
         client.predict(handle_file(str(noisy_path)), handle_file(str(other)), None, api_name="/denoise")
+
+
+@pytest.fixture(scope="module")
+def two_server(two):
+    two.queue(max_size=app.QUEUE_SIZE, default_concurrency_limit=app.CONCURRENCY)
+    _, url, _ = two.launch(
+        server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, show_error=True, quiet=True
+    )
+    yield url
+    two.close()
+
+
+def test_http_model_choice(two_server, pair, tmp_path):
+    from gradio_client import Client, handle_file
+
+    noisy_path, _ = pair
+    noisy = read_image(noisy_path)
+    client = Client(two_server, verbose=False, download_files=str(tmp_path / "downloads"))
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert len(endpoints["/denoise"]["parameters"]) == 3  # unchanged for existing callers
+    assert [p["parameter_has_default"] for p in endpoints["/denoise_with_model"]["parameters"]] == [False, True, True, True, True]
+    _, metrics = client.predict(handle_file(str(noisy_path)), None, None, api_name="/denoise")
+    assert metrics["model"] == "real"
+    _, metrics = client.predict(handle_file(str(noisy_path)), None, 25, "gaussian", api_name="/denoise_with_model")
+    assert metrics["model"] == "gaussian" and metrics["sigma"] == 25
+    path, metrics = client.predict(handle_file(str(noisy_path)), model="real", strength=0, api_name="/denoise_with_model")
+    np.testing.assert_array_equal(read_image(path), noisy)
+    with pytest.raises(Exception, match="nope"):
+        client.predict(handle_file(str(noisy_path)), None, None, "nope", api_name="/denoise_with_model")
+
+
+def test_same_image_at_once_never_shares_a_cache_file(two_server, tmp_path):
+    """Several visitors send the same image at the same moment (the issue: byte-identical outputs
+    raced on gradio's content-addressed cache). Every response must arrive, in its own bytes."""
+    from gradio_client import Client, handle_file
+
+    users = 8
+    image = tmp_path / "same.png"
+    write_image(image, _noisy(_clean(96, 128)))
+    downloads = tmp_path / "downloads"  # shared on purpose: gradio_client files downloads by content hash too
+    clients = [None] * users
+
+    def connect(i):
+        clients[i] = Client(two_server, verbose=False, download_files=str(downloads))
+
+    threads = [threading.Thread(target=connect, args=(i,)) for i in range(users)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    barrier, results, errors = threading.Barrier(users), [None] * users, []
+
+    def visit(i):
+        barrier.wait(timeout=60)
+        try:
+            results[i] = client_result = clients[i].predict(handle_file(str(image)), None, None, api_name="/denoise")
+            results[i] = (Path(client_result[0]).read_bytes(), read_image(client_result[0]))
+        except Exception as err:  # noqa: BLE001 - counted below
+            errors.append(repr(err))
+
+    threads = [threading.Thread(target=visit, args=(i,)) for i in range(users)]
+    [t.start() for t in threads]
+    [t.join(timeout=120) for t in threads]
+    assert errors == [] and all(r is not None for r in results), errors
+    assert len({data for data, _ in results}) == users  # no two responses share bytes (or a cache file)
+    for _, pixels in results[1:]:
+        np.testing.assert_array_equal(pixels, results[0][1])  # ...but they are the same image
 
 
 # ----------------------------------------------------------------------------- in a browser

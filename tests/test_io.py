@@ -96,3 +96,12 @@ def test_16bit_path_orients_like_pillow(orientation):
     image.info["exif"] = exif.tobytes()
     expected = np.asarray(ImageOps.exif_transpose(image))
     assert np.array_equal(_orient(array, orientation), expected)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_16bit_gray_alpha_is_written_as_rgba(tmp_path, suffix):
+    array = np.random.default_rng(0).integers(0, 65535, (8, 6, 2), dtype=np.uint16)
+    write_image(tmp_path / f"la{suffix}", array)
+    back = read_image(tmp_path / f"la{suffix}")
+    assert back.shape == (8, 6, 4) and back.dtype == np.uint16
+    assert np.array_equal(back[..., 0], array[..., 0]) and np.array_equal(back[..., 3], array[..., 1])
