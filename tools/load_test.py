@@ -308,8 +308,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--ttl", type=int, default=5, help="DENOISER_OUTPUT_TTL for the server in seconds (5)")
     parser.add_argument(
         "--queue-size", type=int, default=None,
-        help="DENOISER_QUEUE_SIZE (default: max(16, users); gradio refuses requests beyond it, and the app's "
-        "default of 16 is less than 20 users sending at once)",
+        help="DENOISER_QUEUE_SIZE (default: the app's own, 64; gradio refuses requests beyond it)",
     )
     parser.add_argument("--concurrency", type=int, default=None, help="DENOISER_CONCURRENCY (default: the app's, 1)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
@@ -338,8 +337,9 @@ def main(argv=None) -> int:
         port = free_port()
         env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
                    GRADIO_TEMP_DIR=str(gradio_dir), TMPDIR=str(tmp_dir), DENOISER_OUTPUT_TTL=str(args.ttl),
-                   DENOISER_QUEUE_SIZE=str(args.queue_size or max(16, args.users)),
                    GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
+        if args.queue_size:
+            env["DENOISER_QUEUE_SIZE"] = str(args.queue_size)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         if args.concurrency:
             env["DENOISER_CONCURRENCY"] = str(args.concurrency)
