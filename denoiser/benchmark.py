@@ -26,7 +26,9 @@ def dncnn(channels: int = 3, depth: int = 17, width: int = 64) -> nn.Module:
     for _ in range(depth - 2):
         layers += [nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
     layers.append(nn.Conv2d(width, channels, 3, padding=1))
-    return nn.Sequential(*layers).eval()
+    # channels_last, like our models: its fastest layout on this CPU (0.21 vs 0.14 MP/s), so the
+    # ratio compares both networks at their best.
+    return nn.Sequential(*layers).eval().to(memory_format=torch.channels_last)
 
 
 def synthetic_photo(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -55,7 +57,7 @@ def measure_throughput(model: nn.Module, size: int = 1024, dncnn_size: int = 256
     image = synthetic_photo(size, size)
     ours = size * size / 1e6 / _best_of(lambda: denoise(image, model, sigma=25), repeats)
     baseline = dncnn()
-    x = torch.rand(1, 3, dncnn_size, dncnn_size)
+    x = torch.rand(1, 3, dncnn_size, dncnn_size).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         theirs = dncnn_size**2 / 1e6 / _best_of(lambda: baseline(x), max(1, repeats - 1))
     return {"threads": torch.get_num_threads(), "size": size, "mp_per_s": ours, "dncnn_mp_per_s": theirs,
@@ -90,7 +92,7 @@ def format_benchmark(result: dict) -> str:
         f"model: {result['model']} ({result['macs_per_pixel'] / 1e3:.1f} k multiply-adds per pixel)",
         f"threads: {result['threads']}",
         f"ours:   {result['mp_per_s']:.3f} MP/s (RGB {result['size']}x{result['size']} through denoise())",
-        f"DnCNN:  {result['dncnn_mp_per_s']:.3f} MP/s (17x64, random weights)",
+        f"DnCNN:  {result['dncnn_mp_per_s']:.3f} MP/s (17x64, random weights, channels_last)",
         f"ratio:  {result['speedup_vs_dncnn']:.1f}x",
     ]
     if "photo" in result:

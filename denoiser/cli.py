@@ -80,7 +80,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
                 how = f"sigma {used:.1f}{'' if sigma is not None else ', estimated'}"
             else:
                 used, how = None, "blind model"
-            out = denoise(image, model, sigma=used, tile=args.tile, strength=args.strength)
+            out = denoise(image, model, sigma=used, tile=args.tile, strength=args.strength, ensemble=args.ensemble)
             image_io.write_image(dst, out)
             print(f"{src} -> {dst} ({how}, strength {args.strength:g})")
         except (image_io.ImageReadError, ValueError) as err:
@@ -232,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="shipped name, local folder or Hub repo id[@revision]")
     p.add_argument("--sigma", type=float, default=None, help="noise level on the 0-255 scale (default: estimate)")
     p.add_argument("--strength", type=float, default=1.0, help="0-1: blend the input back in to keep texture")
+    p.add_argument("--ensemble", action="store_true", help="max quality: average 8 flips/rotations (8x slower)")
     p.add_argument("--tile", type=int, default=1024, help="tile size in pixels (bounds memory)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.set_defaults(func=cmd_denoise)

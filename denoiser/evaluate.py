@@ -97,11 +97,11 @@ def _method_name(method: Method) -> str:
     return getattr(method, "name", None) or type(method).__name__
 
 
-def _run(method: Method, noisy: np.ndarray, sigma: float | None, tile: int | None) -> np.ndarray:
+def _run(method: Method, noisy: np.ndarray, sigma: float | None, tile: int | None, ensemble: bool) -> np.ndarray:
     if isinstance(method, str):
         noisy = to_float(noisy)
         return classical_denoise(noisy, method, estimate_sigma(noisy) if sigma is None else sigma)
-    return denoise(noisy, method, sigma=sigma, tile=tile)
+    return denoise(noisy, method, sigma=sigma, tile=tile, ensemble=ensemble)
 
 
 def evaluate(
@@ -114,6 +114,7 @@ def evaluate(
     limit: int | None = None,
     blind: bool = False,
     split: str = "all",
+    ensemble: bool = False,
     tile: int | None = DEFAULT_TILE,
     dataset: str | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -127,31 +128,33 @@ def evaluate(
         each: how a classical method's strength is tuned on a training split).
     blind: hide the true sigma from the method (it estimates it).
     split: for a pairs folder, "all", or the "train" / "test" part of `scene_split`.
+    ensemble: models only: the x8 self-ensemble (the method is then named "<name> x8").
     Returns one EvalRecord per sigma (clean) or one for the pairs.
     """
     if (clean is None) == (pairs is None):
         raise ValueError("give exactly one of clean= (with sigmas) or pairs=")
-    name = _method_name(method)
+    name = _method_name(method) + (" x8" if ensemble and not isinstance(method, str) else "")
     records = []
     if clean is not None:
         items = _load_clean(clean, limit)
         dataset = dataset or _dataset_name(clean)
         for sigma in sigmas or (25,):
             cases = ((awgn(ref, sigma, seed, i), ref) for i, ref in enumerate(items))
-            records.append(_score(method, name, dataset, sigma, None if blind else sigma, cases, len(items), tile, progress))
+            given = None if blind else sigma
+            records.append(_score(method, name, dataset, sigma, given, cases, len(items), tile, ensemble, progress))
     else:
         items = _load_pairs(pairs, limit, split)
         dataset = dataset or _dataset_name(pairs) + ("" if split == "all" else f"-{split}")
         for sigma in sigmas or (None,):
-            records.append(_score(method, name, dataset, sigma, sigma, iter(items), len(items), tile, progress))
+            records.append(_score(method, name, dataset, sigma, sigma, iter(items), len(items), tile, ensemble, progress))
     return records
 
 
-def _score(method, name, dataset, sigma, given_sigma, cases: Iterator, total: int, tile, progress) -> EvalRecord:
+def _score(method, name, dataset, sigma, given_sigma, cases: Iterator, total: int, tile, ensemble, progress) -> EvalRecord:
     per_image, seconds, pixels = [], 0.0, 0
     for done, (noisy, ref) in enumerate(cases, 1):
         start = time.perf_counter()
-        out = _run(method, noisy, given_sigma, tile)
+        out = _run(method, noisy, given_sigma, tile, ensemble)
         seconds += time.perf_counter() - start
         pixels += ref.shape[0] * ref.shape[1]
         per_image.append({"psnr": psnr(ref, out), "ssim": ssim(ref, out)})

@@ -117,3 +117,18 @@ def test_loaded_models_run_channels_last_with_the_same_result(tiny_model, tiny_m
     b = denoise_tensor(x, loaded, sigma, tile=None)
     c = denoise_tensor(x, loaded, sigma, tile=16)
     assert (a - b).abs().max() <= 1e-5 and (b - c).abs().max() <= 1e-5
+
+
+def test_self_ensemble_is_the_mean_of_the_eight_transforms(tiny_model):
+    image = np.random.default_rng(0).random((21, 34, 3), dtype=np.float32)
+    x = torch.from_numpy(image.transpose(2, 0, 1))[None]
+    sigma = torch.full((1, 1, 1, 1), 25 / 255)
+    outs = []
+    for flip in (False, True):
+        for turns in range(4):
+            view = torch.rot90(x.flip(-1) if flip else x, turns, dims=(-2, -1))
+            out = torch.rot90(denoise_tensor(view, tiny_model, sigma), -turns, dims=(-2, -1))
+            outs.append(out.flip(-1) if flip else out)
+    expected = torch.stack(outs).mean(0)[0].numpy().transpose(1, 2, 0).clip(0, 1)
+    got = denoise(image, tiny_model, sigma=25, ensemble=True)
+    assert got.shape == image.shape and np.abs(got - expected).max() < 1e-5
