@@ -407,7 +407,7 @@ def main(argv=None) -> int:
             "model": model_text,
             "users": args.users, "requests_per_user": args.requests, "rounds": args.rounds,
             "same_image_users": args.same, "size": args.size, "ttl_s": args.ttl,
-            "queue_size": int(env["DENOISER_QUEUE_SIZE"]),
+            "queue_size": int(env.get("DENOISER_QUEUE_SIZE", 64)),
             **asdict(total),
             "same_image": same_image_check(outcomes),
             "rss_mb": {
