@@ -104,8 +104,9 @@ MODEL_ORDER = ("real", "gaussian")
 MODEL_LABELS = {"real": "Real photo (camera noise)", "gaussian": "Synthetic Gaussian noise"}
 MODEL_HELP = (
     "**Real photo (camera noise)** was trained on real camera noise and is blind (it needs no noise "
-    "level): lower its strength slider to keep more texture and grain. **Synthetic Gaussian noise** "
-    "is for white Gaussian noise of a known or estimated level σ."
+    "level): lower its strength slider to keep more texture and grain; it is made for mild to moderate "
+    "noise, so for very grainy photos try the other model. **Synthetic Gaussian noise** is for white "
+    "Gaussian noise of a known or estimated level σ."
 )
 RESIDUAL_GAIN_RANGE = (1.0, 20.0)
 
