@@ -313,6 +313,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=None, help="DENOISER_CONCURRENCY (default: the app's, 1)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (server log, caches)")
+    parser.add_argument("--readme", type=Path, default=None,
+                        help="write the figures between the load-test markers of this README")
     args = parser.parse_args(argv)
     if args.users < 1 or args.requests < 1 or args.size < 8 or args.rounds < 1 or args.ttl < 1:
         parser.error("--users, --requests, --rounds and --ttl must be at least 1 and --size at least 8")
@@ -320,6 +322,31 @@ def parse_args(argv=None) -> argparse.Namespace:
     if not 0 <= args.same <= args.users:
         parser.error("--same must be between 0 and --users")
     return args
+
+
+README_START, README_END = "<!-- load-test:start -->", "<!-- load-test:end -->"
+
+
+def write_readme_block(readme: Path, result: dict, argv) -> None:
+    """Replace the text between the load-test markers of `readme` with this run's figures."""
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{readme}: no {README_START} ... {README_END} markers")
+    rss, same = result["rss_mb"], result["same_image"]
+    command = "python -m tools.load_test " + " ".join(argv if argv is not None else sys.argv[1:])
+    block = "\n".join([
+        README_START,
+        f"Last run (`{command.strip()}`, model {result['model']}): {result['requests']} requests from "
+        f"{result['users']} concurrent users ({result['same_image_users']} sending the same image at once), "
+        f"**{result['failures']} failed**; latency p50 {result['latency_p50_s']:.2f} s, p95 "
+        f"{result['latency_p95_s']:.2f} s, max {result['latency_max_s']:.2f} s; same-image responses "
+        f"{same['distinct_bytes']}/{same['responses']} distinct files with identical pixels; server memory "
+        f"{rss['before']:.0f} MB before, {' / '.join(f'{v:.0f}' for v in rss['after_rounds'])} MB after each round, "
+        f"peak {rss['peak_vmhwm']:.0f} MB.",
+        README_END,
+    ])
+    start, end = text.index(README_START), text.index(README_END) + len(README_END)
+    readme.write_text(text[:start] + block + text[end:])
 
 
 def main(argv=None) -> int:
@@ -425,6 +452,9 @@ def main(argv=None) -> int:
         if args.json:
             args.json.write_text(json.dumps(result, indent=2) + "\n")
             print(f"results written to {args.json}")
+        if args.readme:
+            write_readme_block(args.readme, result, argv)
+            print(f"figures written into {args.readme}")
         return 1 if total.failures else 0
     except Exception as err:  # noqa: BLE001 - a set-up failure is one line, not a traceback
         print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
