@@ -69,6 +69,7 @@ def test_cli_rejects_unknown_and_ill_typed_options():
 def test_noise_spec_parsing():
     spec = NoiseSpec.parse("gaussian:0-75@3,nlf@1")
     assert spec.kinds == ("gaussian", "nlf") and spec.weights == (0.75, 0.25)
+    assert NoiseSpec.parse("camera:1e-4-5e-2").ranges == ((1e-4, 5e-2),)
     for bad in ("gauss:0-5", "gaussian:9-1", "gaussian:0-5000", "poisson@x"):
         with pytest.raises(ValueError):
             NoiseSpec.parse(bad)

@@ -44,7 +44,8 @@ class NoiseSpec:
     def parse(cls, text: str) -> "NoiseSpec":
         kinds, ranges, weights = [], [], []
         for item in text.split(","):
-            match = re.fullmatch(r"\s*([a-z-]+)(?::([\d.eE+-]+)-([\d.eE+-]+))?(?:@([\d.]+))?\s*", item)
+            number = r"(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)"  # 0.5, 75, 1e-4
+            match = re.fullmatch(rf"\s*([a-z-]+)(?::{number}-{number})?(?:@([\d.]+))?\s*", item)
             if not match or match.group(1) not in _DEFAULT_RANGES:
                 raise ValueError(
                     f"bad noise spec {item!r}: expected KIND[:LOW-HIGH][@WEIGHT] with KIND in {sorted(_DEFAULT_RANGES)}"
