@@ -224,14 +224,6 @@ def size_text(array: np.ndarray) -> str:
     return f"{array.shape[1]}x{array.shape[0]}"
 
 
-def estimate_image_sigma(array: np.ndarray) -> float:
-    """denoiser.estimate_sigma on the float image without alpha (what denoise() estimates)."""
-    from denoiser.noise import estimate_sigma
-
-    planes, _ = split_alpha(to_float(array))
-    return float(estimate_sigma(planes))
-
-
 def check_reference(image: np.ndarray, reference: np.ndarray) -> None:
     """gr.Error unless the reference matches the image in size and colour layout."""
     if image.shape[:2] != reference.shape[:2]:
@@ -661,7 +653,7 @@ class DenoiserApp:
         """Core of the first tab and of the API: read, denoise, score, write the PNG.
         model: a loaded model's name (None: the photo default). A blind model ignores sigma
         (a given one is still validated); sigma is then the estimate, reported for information."""
-        from denoiser.inference import check_sigma
+        from denoiser.inference import check_sigma, image_sigma
 
         name = self.resolve(model)
         blind = is_blind(self.models[name])
@@ -676,7 +668,7 @@ class DenoiserApp:
             sigma = check_sigma(sigma)
         estimated = sigma is None or blind
         if estimated:
-            sigma = estimate_image_sigma(noisy)
+            sigma = image_sigma(noisy)
 
         start = time.perf_counter()
         denoised = run_model(self.model_keys[name], noisy, None if blind else sigma, progress, strength)
@@ -723,7 +715,9 @@ class DenoiserApp:
         array = load_image(image_path, "a noisy photo")
         if min(array.shape[:2]) < 3:
             raise gr.Error(f"The image is too small ({size_text(array)}); it needs at least 3x3 pixels.")
-        sigma = estimate_image_sigma(array)
+        from denoiser.inference import image_sigma
+
+        sigma = image_sigma(array)
         note = f"Estimated noise level: **σ ≈ {sigma:.1f}** (0–255 scale) for this {describe(array)} image."
         if self.blind(model):
             note += " This model is blind and does not use it; the strength slider sets how much to remove."
@@ -843,7 +837,7 @@ class DenoiserApp:
         import pandas as pd
 
         from denoiser.baselines import METHODS, classical_denoise
-        from denoiser.inference import check_sigma
+        from denoiser.inference import check_sigma, image_sigma
 
         noisy = load_image(image_path, "a noisy photo")
         reference = load_image(reference_path, "a reference") if reference_path else None
@@ -862,7 +856,7 @@ class DenoiserApp:
         if min(noisy.shape[:2]) < 7:
             raise gr.Error(f"The image is too small ({size_text(noisy)}); it needs at least 7x7 pixels.")
         estimated = bool(auto) or sigma is None
-        sigma = estimate_image_sigma(noisy) if estimated else check_sigma(sigma)
+        sigma = image_sigma(noisy) if estimated else check_sigma(sigma)
         planes, alpha = split_alpha(to_float(noisy))
         if planes.ndim == 3 and planes.shape[2] == 1:
             planes = planes[..., 0]

@@ -93,6 +93,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .evaluate import evaluate
+    from .hub import load_model
 
     if (args.clean is None) == (args.pairs is None):
         raise CLIError("give --clean DIR (with --sigma) or --pairs DIR")
@@ -100,8 +101,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     models = args.model or ([] if methods else [None])
     records = []
     for source in models:
-        from .hub import load_model
-
         model = load_model(source)
         records += _evaluate_one(evaluate, model, args, tqdm)
     for method in methods:

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .evaluate import EvalRecord, evaluate
+from .evaluate import evaluate
 
 # Colour AWGN on CBSD68, published (sigma 15 / 25 / 50).
 PUBLISHED = [

@@ -167,16 +167,21 @@ def test_denoise_without_reference(den, pair):
     assert table.empty and "estimated" in status
 
 
+def assert_library_metrics(metrics: dict, clean, noisy, out) -> None:
+    """The app's metrics equal denoiser.metrics on the same arrays."""
+    assert metrics["psnr_noisy"] == pytest.approx(psnr(clean, noisy), abs=1e-9)
+    assert metrics["ssim_noisy"] == pytest.approx(ssim(clean, noisy), abs=1e-9)
+    assert metrics["psnr_denoised"] == pytest.approx(psnr(clean, out), abs=1e-9)
+    assert metrics["ssim_denoised"] == pytest.approx(ssim(clean, out), abs=1e-9)
+
+
 def test_denoise_with_reference_metrics(den, pair):
     noisy_path, clean_path = pair
     noisy, clean = read_image(noisy_path), read_image(clean_path)
     path, metrics = den.denoise_api(str(noisy_path), str(clean_path), 20.0)
     out = read_image(path)
     assert metrics["sigma"] == 20.0
-    assert metrics["psnr_noisy"] == pytest.approx(psnr(clean, noisy), abs=1e-9)
-    assert metrics["ssim_noisy"] == pytest.approx(ssim(clean, noisy), abs=1e-9)
-    assert metrics["psnr_denoised"] == pytest.approx(psnr(clean, out), abs=1e-9)
-    assert metrics["ssim_denoised"] == pytest.approx(ssim(clean, out), abs=1e-9)
+    assert_library_metrics(metrics, clean, noisy, out)
 
     *_, table, status = den.denoise_photo(str(noisy_path), str(clean_path), 20.0, False)
     assert list(table.iloc[:, 0]) == ["noisy vs reference", "denoised vs reference", "gain"]
@@ -499,14 +504,19 @@ def test_output_folders_are_pruned_by_age(tmp_path):
 # ----------------------------------------------------------------------------- over HTTP
 
 
-@pytest.fixture(scope="module")
-def server(demo):
-    demo.queue(max_size=app.QUEUE_SIZE, default_concurrency_limit=app.CONCURRENCY)
-    _, url, _ = demo.launch(
+def _serve(blocks):
+    """Launch a demo on a free loopback port as the app's __main__ does; yields its URL, then closes it."""
+    blocks.queue(max_size=app.QUEUE_SIZE, default_concurrency_limit=app.CONCURRENCY)
+    _, url, _ = blocks.launch(
         server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, show_error=True, quiet=True
     )
     yield url
-    demo.close()
+    blocks.close()
+
+
+@pytest.fixture(scope="module")
+def server(demo):
+    yield from _serve(demo)
 
 
 def test_http_denoise_endpoint(server, pair, tmp_path):
@@ -525,10 +535,7 @@ def test_http_denoise_endpoint(server, pair, tmp_path):
     path, metrics = client.predict(handle_file(str(noisy_path)), handle_file(str(clean_path)), 25, api_name="/denoise")
     out = read_image(path)
     assert metrics["sigma"] == 25
-    assert metrics["psnr_noisy"] == pytest.approx(psnr(clean, noisy), abs=1e-9)
-    assert metrics["ssim_noisy"] == pytest.approx(ssim(clean, noisy), abs=1e-9)
-    assert metrics["psnr_denoised"] == pytest.approx(psnr(clean, out), abs=1e-9)
-    assert metrics["ssim_denoised"] == pytest.approx(ssim(clean, out), abs=1e-9)
+    assert_library_metrics(metrics, clean, noisy, out)
 
     fake = tmp_path / "fake.png"
     fake.write_text("not an image")
@@ -543,12 +550,7 @@ def test_http_denoise_endpoint(server, pair, tmp_path):
 
 @pytest.fixture(scope="module")
 def two_server(two):
-    two.queue(max_size=app.QUEUE_SIZE, default_concurrency_limit=app.CONCURRENCY)
-    _, url, _ = two.launch(
-        server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, show_error=True, quiet=True
-    )
-    yield url
-    two.close()
+    yield from _serve(two)
 
 
 def test_http_model_choice(two_server, pair, tmp_path):

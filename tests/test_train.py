@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 
 from denoiser.io import write_image
 from denoiser.model import build_model
-from train.config import TrainConfig, parse_args
+from train.config import parse_args
 from train.data import BatchMaker, NoiseSpec, load_clean, load_pairs, split_by_scene
 
 from conftest import tiny_config

@@ -8,7 +8,6 @@ import torch
 from denoiser.hub import ModelLoadError, load_model, save_model
 from denoiser.model import build_model
 
-from conftest import tiny_config
 
 
 def outputs(model):

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from denoiser.evaluate import pair_paths, scene_of
-from denoiser.io import IMAGE_SUFFIXES, list_images, read_image
+from denoiser.io import IMAGE_SUFFIXES, read_image
 from denoiser.noise import make_noise
 
 # ------------------------------------------------------------------ noise specification

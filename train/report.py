@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from denoiser.hub import save_model, unwrap
 
