@@ -25,7 +25,7 @@ class ModelConfig:
     arch: str = "unet"
     channels: int = 3  # 1 (gray) or 3 (RGB)
     # unet: width per level; level i works at 1/2**i resolution
-    widths: tuple[int, ...] = (16, 32, 64, 128)
+    widths: tuple[int, ...] = (16, 32, 64, 192)  # wide where pixels are cheap: 1/64 of them at level 3
     enc_blocks: tuple[int, ...] = (1, 1, 1)  # residual blocks before each downsampling
     mid_blocks: int = 2  # residual blocks at the lowest resolution
     dec_blocks: tuple[int, ...] = (1, 1, 1)  # residual blocks after each upsampling

@@ -57,6 +57,7 @@ def measure(inputs: ReportInputs, progress=print) -> dict:
         if inputs.seed_model:
             seed = load_model(inputs.seed_model)
             run("cbsd68_seed", seed, clean=data / "CBSD68", sigmas=SIGMAS)
+            out["seed_training"] = _training_budget(Path(inputs.seed_model))
     for gray in ("BSD68", "Set12"):
         if (data / gray).is_dir():
             run("gray", model, clean=data / gray, sigmas=SIGMAS)
@@ -121,7 +122,9 @@ def render_card(results: dict, weights_dir: Path, repo_id: str, assets: str = ""
         lines.append(f"| ours, ×8 self-ensemble (8× slower) | {' | '.join(_fmt(x8.get(s, {}).get('psnr')) for s in SIGMAS)} | measured here |")
     seed = _row(results.get("cbsd68_seed", []))
     if seed:
-        lines.append(f"| seed preset (paper's network) | {' | '.join(_fmt(seed.get(s, {}).get('psnr')) for s in SIGMAS)} | measured here |")
+        budget = results.get("seed_training") or {}
+        trained = f", {budget['steps']} steps / {budget['minutes']:.0f} min" if budget else ""
+        lines.append(f"| seed preset (paper's network{trained}) | {' | '.join(_fmt(seed.get(s, {}).get('psnr')) for s in SIGMAS)} | measured here |")
     blind = _row(results.get("cbsd68_blind", [])).get(25)
     if blind and cbsd.get(25):
         lines += ["", f"Blind (σ estimated from each image) at σ = 25: {blind['psnr']:.2f} dB "
@@ -180,6 +183,15 @@ def render_card(results: dict, weights_dir: Path, repo_id: str, assets: str = ""
     return "\n".join(lines)
 
 
+def _training_budget(weights_dir: Path) -> dict | None:
+    """Steps and minutes from the training log shipped beside a model's weights, if there is one."""
+    log_path = weights_dir / "log.json"
+    if not log_path.is_file():
+        return None
+    last = json.loads(log_path.read_text())[-1]
+    return {"steps": last["step"], "minutes": last["seconds"] / 60}
+
+
 def _front_matter(results: dict, repo_id: str) -> str:
     metrics = []
     for r in results.get("cbsd68", []):
@@ -209,7 +221,10 @@ def _training_section(weights_dir: Path, assets: str) -> list[str]:
     for key in ("clean", "pairs"):
         for folder in config.get(key, []):
             args.append(f"--{key} {folder}")
-    for key in ("noise", "preset", "loss", "lr", "min_lr", "warmup", "ema", "batch", "patch", "steps", "threads", "seed"):
+    keys = ["noise", "preset", "loss", "lr", "min_lr", "warmup", "ema", "batch", "patch", "steps", "threads", "seed"]
+    if config.get("late_patch"):
+        keys[keys.index("patch") + 1:keys.index("patch") + 1] = ["late_patch", "late_fraction"]
+    for key in keys:
         args.append(f"--{key.replace('_', '-')} {config[key]}")
     lines += ["", "```bash", "python -m train " + " ".join(args) + " --out runs/gaussian", "```", "",
               f"![training curves]({assets}curves.png)", "", f"![noisy / reference / denoised]({assets}samples.png)"]

@@ -149,7 +149,9 @@ def weights(folder: Path) -> dict:
 
 
 def test_resume_after_sigterm_matches_an_uninterrupted_run(tiny_data, tmp_path):
-    args = ["--ema", 0.9, "--log-every", 1, "--checkpoint-every", 1000, "--val-every", 1000]
+    # the late-patch phase is part of the run, so resuming must also cross the patch change exactly
+    args = ["--ema", 0.9, "--log-every", 1, "--checkpoint-every", 1000, "--val-every", 1000,
+            "--late-patch", 48, "--late-fraction", 0.5]
     steps = 300  # long enough that the SIGTERM lands mid-run
     straight = tmp_path / "straight"
     run_train(*common(tiny_data, straight, steps=steps), *args)
@@ -173,6 +175,20 @@ def test_resume_after_sigterm_matches_an_uninterrupted_run(tiny_data, tmp_path):
     assert logged == list(range(1, steps + 1))  # no duplicated or missing log rows
 
 
+def test_late_patch_schedule_keeps_pixels_per_step():
+    from train.loop import patch_schedule
+
+    config, _ = parse_args(["--clean", "x", "--steps", "100", "--out", "o", "--patch", "64", "--batch", "32",
+                            "--late-patch", "128", "--late-fraction", "0.25"])
+    assert patch_schedule(config, 100, world=1) == (75, 128, 8)
+    assert patch_schedule(config, 100, world=4) == (75, 128, 8)
+    assert patch_schedule(config, 100, world=3) == (75, 128, 9)  # a multiple of the world size
+    off, _ = parse_args(["--clean", "x", "--steps", "100", "--out", "o"])
+    assert patch_schedule(off, 100, world=1) == (100, off.patch, off.batch)
+    with pytest.raises(SystemExit):
+        parse_args(["--clean", "x", "--steps", "5", "--out", "o", "--patch", "64", "--late-patch", "32"])
+
+
 def test_resume_refuses_changed_settings(tiny_data, tmp_path):
     out = tmp_path / "run"
     run_train(*common(tiny_data, out, steps=2))
@@ -184,10 +200,11 @@ def test_resume_refuses_changed_settings(tiny_data, tmp_path):
 
 def test_two_process_ddp_matches_one_process(tiny_data, tmp_path):
     single, double = tmp_path / "single", tmp_path / "ddp"
-    run_train(*common(tiny_data, single, steps=4))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    late = ["--late-patch", 48, "--late-fraction", 0.5]  # the late batch is sharded too
+    run_train(*common(tiny_data, single, steps=4), *late)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "train", *map(str, common(tiny_data, double, steps=4))]
+           "-m", "train", *map(str, common(tiny_data, double, steps=4)), *map(str, late)]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     a, b = weights(single / "model"), weights(double / "model")

@@ -30,7 +30,7 @@ Trained with `python -m train` ({status}: {state.get('step', 0)} steps, {minutes
 
 - Parameters: {count_parameters(model) / 1e6:.2f} M; multiply-adds per pixel: {macs_per_pixel(model) / 1e3:.1f} k
 - Noise: `{config.noise}` on clean data {list(config.clean)}; real pairs {list(config.pairs)}
-- Loss {config.loss}, Adam lr {config.lr:g} ({config.schedule}), batch {config.batch} of {config.patch}x{config.patch} patches, EMA {config.ema:g}
+- Loss {config.loss}, Adam lr {config.lr:g} ({config.schedule}), batch {config.batch} of {config.patch}x{config.patch} patches{_late(config)}, EMA {config.ema:g}
 
 ## Validation (last evaluation of this run, held-out scenes)
 
@@ -55,3 +55,9 @@ clean = denoiser.denoise(noisy_image, model, sigma=None)  # sigma on the 0-255 s
 {json.dumps(json.loads(config.to_json()), indent=1)}
 ```
 """
+
+
+def _late(config: TrainConfig) -> str:
+    if not config.late_patch:
+        return ""
+    return f", then {config.late_patch}x{config.late_patch} for the last {config.late_fraction:.0%} of steps"

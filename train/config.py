@@ -38,6 +38,8 @@ class TrainConfig:
     noise_map: bool = True  # give the unet a noise-level-map input (--no-noise-map: fully blind)
     patch: int = 64
     batch: int = 32
+    late_patch: int = 0  # patch size for the last --late-fraction of steps (0: off); the batch shrinks to keep pixels/step
+    late_fraction: float = 0.25
     steps: int = 0  # optimisation steps (0: use --epochs)
     epochs: float = 0.0  # one epoch ~ every training pixel seen once
     max_minutes: float = 0.0  # wall-clock budget for this invocation (0 = none); stops cleanly
@@ -81,6 +83,10 @@ class TrainConfig:
             problems.append(f"--channels must be 1 or 3, got {self.channels}")
         if self.patch < 8 or self.batch < 1:
             problems.append("--patch must be >= 8 and --batch >= 1")
+        if self.late_patch and self.late_patch < self.patch:
+            problems.append(f"--late-patch ({self.late_patch}) must be 0 or at least --patch ({self.patch})")
+        if not 0 < self.late_fraction <= 1:
+            problems.append("--late-fraction must be in (0, 1]")
         if not 0 <= self.val_fraction < 1:
             problems.append("--val-fraction must be in [0, 1)")
         if not 0 <= self.pairs_weight <= 1:

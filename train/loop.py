@@ -72,9 +72,9 @@ def load_data(config: TrainConfig) -> tuple[list[Example], list[Example]]:
     """Training and validation examples (validation: --val, or a scene-wise split)."""
     clean, pairs = [], []
     for folder in config.clean:
-        clean += load_clean(folder, config.channels, config.patch)
+        clean += load_clean(folder, config.channels, max(config.patch, config.late_patch))
     for folder in config.pairs:
-        pairs += load_pairs(folder, config.channels, config.patch, config.pairs_split)
+        pairs += load_pairs(folder, config.channels, max(config.patch, config.late_patch), config.pairs_split)
     if config.val:
         val_dir = Path(config.val)
         has_pairs = (val_dir / "noisy").is_dir() or (val_dir / "Data").is_dir()
@@ -84,6 +84,17 @@ def load_data(config: TrainConfig) -> tuple[list[Example], list[Example]]:
         train_pairs, val = split_by_scene(pairs, config.val_fraction)
         return clean + train_pairs, val
     return split_by_scene(clean, config.val_fraction)
+
+
+def patch_schedule(config: TrainConfig, total: int, world: int) -> tuple[int, int, int]:
+    """(first step of the late phase, its patch, its batch). Larger patches late give the network
+    more context to learn from once it has learnt the basics cheaply on small ones; the batch
+    shrinks so each step costs about the same number of pixels."""
+    if not config.late_patch:
+        return total, config.patch, config.batch
+    batch = config.batch * config.patch**2 / config.late_patch**2
+    batch = max(world, round(batch / world) * world)  # every rank gets the same share
+    return round(total * (1 - config.late_fraction)), config.late_patch, batch
 
 
 def epoch_steps(examples: list[Example], config: TrainConfig) -> int:
@@ -162,6 +173,9 @@ def train(config: TrainConfig) -> Path:
     maker = BatchMaker(tuple(train_examples), noise, config.patch, config.augment, config.augment_pairs, config.seed,
                        config.pairs_weight)
     total = config.steps or math.ceil(config.epochs * epoch_steps(train_examples, config))
+    late_start, late_patch, late_batch = patch_schedule(config, total, world)
+    late_maker = dataclasses.replace(maker, patch=late_patch)
+    late_shard = range(rank, late_batch, world)
     per_epoch = epoch_steps(train_examples, config)
     val_every = config.val_every or per_epoch
     val_batch = None
@@ -197,7 +211,8 @@ def train(config: TrainConfig) -> Path:
             lr = learning_rate(config, step, total)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            noisy, clean, sigma_map = (t.to(device, non_blocking=True) for t in maker.batch(step, shard))
+            batch = late_maker.batch(step, late_shard) if step >= late_start else maker.batch(step, shard)
+            noisy, clean, sigma_map = (t.to(device, non_blocking=True) for t in batch)
             loss = loss_fn(config.loss, wrapped(noisy, sigma_map), clean)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
