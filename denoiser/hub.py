@@ -108,6 +108,9 @@ def _load(config: ModelConfig, weights: Path, device, name: str) -> torch.nn.Mod
     return model.to(device).eval()
 
 
+HUB_PREFIX = "hf://"  # `hf://owner/name` always means the Hub, even where ./owner/name could be a folder
+
+
 def _split_revision(source: str, revision: str | None) -> tuple[str, str | None]:
     if "@" in source:
         source, _, pinned = source.partition("@")
@@ -129,11 +132,14 @@ def load_model(
     """Load a denoiser from a shipped name (`gaussian`), a local folder or a Hub repo id.
 
     source None means $DENOISER_MODEL, else the shipped default. A repo id may carry a revision
-    as `owner/name@revision`; a given revision pins the download to it. Only safetensors are
+    as `owner/name@revision`, and `hf://owner/name` forces the Hub when a local folder `owner`
+    exists; a given revision pins the download to it. Only safetensors are
     read. Nothing is downloaded unless a Hub repo id is given. The model is in eval mode and has
     `.name` set to where it came from.
     """
     source = str(source if source is not None else os.environ.get("DENOISER_MODEL") or DEFAULT_MODEL)
+    if source.startswith(HUB_PREFIX):  # explicit: never a local folder, even if one has that name
+        return _load_hub_id(source[len(HUB_PREFIX):], revision, device, endpoint, token)
     if source in SHIPPED_MODELS:
         folder = SHIPPED_DIR / source
         if not (folder / WEIGHTS_NAME).is_file():
@@ -149,6 +155,10 @@ def load_model(
     local = Path(source).expanduser()
     if source.startswith((".", "/", "~")) or local.parent.is_dir() and local.parent != Path("."):
         raise ModelLoadError(f"{source}: no such folder (a weights folder needs {CONFIG_NAME} and {WEIGHTS_NAME})")
+    return _load_hub_id(source, revision, device, endpoint, token)
+
+
+def _load_hub_id(source: str, revision: str | None, device, endpoint: str | None, token: str | None) -> torch.nn.Module:
     repo_id, revision = _split_revision(source, revision)
     if repo_id.count("/") != 1 or any(not part for part in repo_id.split("/")):
         raise ModelLoadError(

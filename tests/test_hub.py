@@ -126,6 +126,17 @@ def test_revision_pinning(hub, tmp_path):
     assert same_model(first, pinned) and pinned.revision == first_sha
 
 
+def test_hf_prefix_means_the_hub_even_beside_a_same_named_folder(hub, tmp_path, monkeypatch):
+    model = make_model(0)
+    push_run(fake_run(tmp_path / "run", model), "user/repo", endpoint=hub.endpoint)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "user").mkdir()  # ./user exists, so plain "user/repo" reads as a missing local folder
+    with pytest.raises(ModelLoadError, match="no such folder"):
+        denoiser.load_model("user/repo", endpoint=hub.endpoint)
+    loaded = denoiser.load_model("hf://user/repo@main", endpoint=hub.endpoint)
+    assert same_model(model, loaded) and loaded.revision == "main"
+
+
 def test_load_errors_name_the_repo(hub):
     with pytest.raises(ModelLoadError, match="user/missing"):
         denoiser.load_model("user/missing", endpoint=hub.endpoint)
