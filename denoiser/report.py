@@ -222,6 +222,8 @@ def _training_section(weights_dir: Path, assets: str) -> list[str]:
         for folder in config.get(key, []):
             args.append(f"--{key} {folder}")
     keys = ["noise", "preset", "loss", "lr", "min_lr", "warmup", "ema", "batch", "patch", "steps", "threads", "seed"]
+    if config.get("clip_grad"):
+        keys.insert(keys.index("ema"), "clip_grad")
     if config.get("late_patch"):
         keys[keys.index("patch") + 1:keys.index("patch") + 1] = ["late_patch", "late_fraction"]
     for key in keys:

@@ -22,7 +22,7 @@ def results() -> dict:
 
 def test_card_shows_the_measured_figures_and_the_training_command(tmp_path):
     config = {"clean": ["data/CBSD432"], "pairs": [], "noise": "gaussian:0-75", "preset": "default", "loss": "l1",
-              "lr": 0.002, "min_lr": 1e-5, "warmup": 100, "ema": 0.999, "batch": 32, "patch": 64,
+              "lr": 0.002, "min_lr": 1e-5, "warmup": 100, "clip_grad": 0.1, "ema": 0.999, "batch": 32, "patch": 64,
               "late_patch": 128, "late_fraction": 0.25, "steps": 24000, "threads": 2, "seed": 0}
     (tmp_path / "train_config.json").write_text(json.dumps(config))
     (tmp_path / "log.json").write_text(json.dumps([{"step": 24000, "seconds": 6000.0}]))
@@ -35,6 +35,7 @@ def test_card_shows_the_measured_figures_and_the_training_command(tmp_path):
     assert "at σ = 25: 32.61 dB (-0.10 dB vs. the true σ)" in card
     assert "1.23 megapixels/s" in card and "11.1× faster" in card and "12.3 s, peak memory 1.56 GB" in card
     assert "24000 steps in 100 minutes" in card
+    assert "--warmup 100 --clip-grad 0.1 --ema 0.999" in card
     assert "--patch 64 --late-patch 128 --late-fraction 0.25 --steps 24000" in card
     assert "multiply-adds per pixel: 53.0 k" in card
 

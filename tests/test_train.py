@@ -189,6 +189,15 @@ def test_late_patch_schedule_keeps_pixels_per_step():
         parse_args(["--clean", "x", "--steps", "5", "--out", "o", "--patch", "64", "--late-patch", "32"])
 
 
+def test_divergence_stops_with_a_clear_error_and_keeps_earlier_checkpoints(tiny_data, tmp_path):
+    out = tmp_path / "run"
+    result = run_train(*common(tiny_data, out, steps=200), "--lr", "1e12", "--loss", "mse", "--checkpoint-every", 1,
+                       "--min-lr", "1e12", check=False)
+    assert result.returncode == 2 and "training diverged at step" in result.stderr, result.stderr[-2000:]
+    latest = (out / "checkpoints" / (out / "checkpoints" / "latest").read_text().strip())
+    assert all(torch.isfinite(t).all() for t in load_file(latest / "model.safetensors").values())
+
+
 def test_resume_refuses_changed_settings(tiny_data, tmp_path):
     out = tmp_path / "run"
     run_train(*common(tiny_data, out, steps=2))

@@ -47,6 +47,7 @@ class TrainConfig:
     min_lr: float = 1e-6
     schedule: str = "cosine"
     warmup: int = 0  # linear warm-up steps
+    clip_grad: float = 0.0  # clip the gradient norm to this (0 = off); guards against rare loss spikes at high lr
     loss: str = "mse"  # the paper's; l1 / charbonnier are usually better for PSNR
     ema: float = 0.0  # exponential moving average of weights (0 = off, e.g. 0.999)
     augment: tuple[str, ...] = AUGMENTATIONS
@@ -91,6 +92,8 @@ class TrainConfig:
             problems.append("--val-fraction must be in [0, 1)")
         if not 0 <= self.pairs_weight <= 1:
             problems.append("--pairs-weight must be in [0, 1]")
+        if self.clip_grad < 0:
+            problems.append("--clip-grad must be >= 0")
         if not 0 <= self.ema < 1:
             problems.append("--ema must be in [0, 1)")
         if self.lr <= 0 or self.min_lr < 0:
