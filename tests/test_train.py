@@ -245,6 +245,40 @@ def test_resume_after_sigkill_between_checkpoints(tiny_data, tmp_path):
     assert [e["step"] for e in json.loads((killed / "log.json").read_text())] == list(range(5, steps + 1, 5))
 
 
+def test_the_best_checkpoint_survives_pruning(tmp_path):
+    from train import checkpoint
+
+    model = build_model(tiny_config())
+    optimizer = torch.optim.Adam(model.parameters())
+    for step in range(1, 6):
+        checkpoint.save_checkpoint(tmp_path, step, model, optimizer, None, {"history": []}, best=step == 2)
+    kept = sorted(p.name for p in (tmp_path / "checkpoints").glob("step-*"))
+    assert kept == ["step-0000002", "step-0000004", "step-0000005"]
+    assert checkpoint.latest_checkpoint(tmp_path, "best").name == "step-0000002"
+    assert checkpoint.latest_checkpoint(tmp_path).name == "step-0000005"
+    with pytest.raises(FileNotFoundError, match="step-0000003"):
+        checkpoint.latest_checkpoint(tmp_path, "step-0000003")
+
+
+def test_resume_from_the_best_checkpoint_replays_to_the_same_weights(tiny_data, tmp_path):
+    args = ["--log-every", 1, "--checkpoint-every", 1, "--val-every", 2]
+    straight, rerun = tmp_path / "straight", tmp_path / "rerun"
+    run_train(*common(tiny_data, straight, steps=8), *args)
+    run_train(*common(tiny_data, rerun, steps=8), *args)
+    best = (rerun / "checkpoints" / "best").read_text().strip()
+    assert (rerun / "checkpoints" / best / "state.json").is_file()
+    run_train("--resume", rerun, "--from-checkpoint", "best")
+    a, b = weights(straight / "model"), weights(rerun / "model")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [e["step"] for e in json.loads((rerun / "log.json").read_text())] == list(range(1, 9))
+    saved = json.loads((rerun / "train_config.json").read_text())
+    assert saved["from_checkpoint"] == "best"  # recorded for this invocation...
+    from train.config import parse_args, resume_config
+
+    cli, given = parse_args(["--resume", str(rerun)])
+    assert resume_config(rerun, cli, given).from_checkpoint == "latest"  # ...but not carried to the next resume
+
+
 def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
     from train import checkpoint
 

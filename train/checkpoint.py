@@ -4,7 +4,9 @@ A checkpoint is a folder RUN/checkpoints/step-NNNNNNN/ holding model.safetensors
 (a loadable weights folder), optimizer.safetensors, optional ema.safetensors, and state.json.
 It is written under a temporary name and renamed when complete; then RUN/checkpoints/latest
 (a one-line file, itself replaced atomically) is pointed at it. A kill at any moment leaves
-`latest` naming a complete checkpoint. The two newest are kept.
+`latest` naming a complete checkpoint. The two newest are kept, plus the one RUN/checkpoints/best
+names (lowest validation loss so far), so a run that later diverges still has its best state:
+`python -m train --resume RUN --from-checkpoint best` continues from there.
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
-def save_checkpoint(run: Path, step: int, model, optimizer, ema, state: dict) -> Path:
-    """Write a complete checkpoint for `step` and point `latest` at it."""
+def save_checkpoint(run: Path, step: int, model, optimizer, ema, state: dict, best: bool = False) -> Path:
+    """Write a complete checkpoint for `step` and point `latest` (and, if `best`, `best`) at it."""
     folder = run / "checkpoints"
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"step-{step:07d}"
@@ -63,8 +65,12 @@ def save_checkpoint(run: Path, step: int, model, optimizer, ema, state: dict) ->
         if tmp.exists():
             shutil.rmtree(tmp)
     _write_pointer(folder / "latest", final.name)
+    if best:
+        _write_pointer(folder / "best", final.name)
+    protected = (folder / "best").read_text().strip() if (folder / "best").is_file() else None
     for old in sorted(p for p in folder.glob("step-*") if p.is_dir())[:-KEEP]:
-        shutil.rmtree(old, ignore_errors=True)
+        if old.name != protected:
+            shutil.rmtree(old, ignore_errors=True)
     return final
 
 
@@ -77,11 +83,19 @@ def _write_pointer(path: Path, name: str) -> None:
     os.replace(tmp, path)
 
 
-def latest_checkpoint(run: Path) -> Path | None:
-    """The folder `latest` points to, or None for a run without checkpoints."""
-    pointer = run / "checkpoints" / "latest"
+def latest_checkpoint(run: Path, which: str = "latest") -> Path | None:
+    """The checkpoint folder `which` names: "latest", "best" or a folder name such as step-0002000.
+    None for a run without checkpoints (when asking for "latest")."""
+    pointer = run / "checkpoints" / which
+    if which.startswith("step-"):
+        folder = pointer
+        if not (folder / "state.json").is_file():
+            raise FileNotFoundError(f"{folder}: no such complete checkpoint")
+        return folder
     if not pointer.is_file():
-        return None
+        if which == "latest":
+            return None
+        raise FileNotFoundError(f"{pointer}: this run has no {which!r} checkpoint")
     folder = run / "checkpoints" / pointer.read_text().strip()
     if not (folder / "state.json").is_file():
         raise FileNotFoundError(f"{pointer} names {folder.name}, which is missing or incomplete")

@@ -17,7 +17,8 @@ from pathlib import Path
 LOSSES = ("mse", "l1", "charbonnier")
 SCHEDULES = ("cosine", "step", "constant")
 AUGMENTATIONS = ("flip", "rot90", "hue", "brightness")
-RESUMABLE_OVERRIDES = ("steps", "epochs", "max_minutes", "push_to_hub", "private", "revision", "threads")
+RESUMABLE_OVERRIDES = ("steps", "epochs", "max_minutes", "push_to_hub", "private", "revision", "threads",
+                       "from_checkpoint")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads (0 = torch's default)
     device: str = "auto"  # auto | cpu | cuda
     resume: str | None = None
+    from_checkpoint: str = "latest"  # with --resume: latest | best (lowest validation loss) | step-NNNNNNN
     push_to_hub: str | None = None
     private: bool = False
     revision: str | None = None
@@ -92,6 +94,8 @@ class TrainConfig:
             problems.append("--val-fraction must be in [0, 1)")
         if not 0 <= self.pairs_weight <= 1:
             problems.append("--pairs-weight must be in [0, 1]")
+        if self.from_checkpoint not in ("latest", "best") and not self.from_checkpoint.startswith("step-"):
+            problems.append(f"--from-checkpoint must be latest, best or step-NNNNNNN, got {self.from_checkpoint!r}")
         if self.clip_grad < 0:
             problems.append("--clip-grad must be >= 0")
         if not 0 <= self.ema < 1:
@@ -171,4 +175,5 @@ def resume_config(run_dir: str | Path, cli: TrainConfig, given: set[str]) -> Tra
     if changed:
         raise ValueError(f"cannot change {changed} when resuming; only {RESUMABLE_OVERRIDES}")
     overrides = {name: getattr(cli, name) for name in given & set(RESUMABLE_OVERRIDES)}
+    overrides["from_checkpoint"] = cli.from_checkpoint  # a one-off choice: the next resume takes `latest` again
     return dataclasses.replace(saved, out=str(run_dir), resume=str(run_dir), **overrides).validate()

@@ -190,7 +190,7 @@ def train(config: TrainConfig) -> Path:
     ema = copy.deepcopy(model).eval().requires_grad_(False) if config.ema else None
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     state = {"step": 0, "history": [], "seconds": 0.0}
-    checkpoint = latest_checkpoint(run) if config.resume else None
+    checkpoint = latest_checkpoint(run, config.from_checkpoint) if config.resume else None
     if checkpoint is not None:
         state = load_checkpoint(checkpoint, model, optimizer, ema)
     wrapped = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
@@ -238,17 +238,21 @@ def train(config: TrainConfig) -> Path:
             out_of_time = config.max_minutes and elapsed > config.max_minutes * 60
             halt = _agree(stop.requested or bool(out_of_time), world, device)
             validate_now = val_batch is not None and (step % val_every == 0 or step == total)
+            improved = False
             if is_main and (step % config.log_every == 0 or step == total or halt or validate_now):
                 entry = {"step": step, "epoch": step / per_epoch, "lr": lr, "train_loss": float(np.mean(running)),
                          "seconds": seconds_before + elapsed}
                 running = []
                 if validate_now:
                     entry.update(validate(ema or model, val_examples, config, val_batch))
+                    improved = entry["val_loss"] < state.get("best_val_loss", math.inf)
+                    if improved:
+                        state["best_val_loss"] = entry["val_loss"]
                 state["history"].append(entry)
                 write_logs(run, state["history"])
-            if is_main and (step % config.checkpoint_every == 0 or step == total or halt):
+            if is_main and (step % config.checkpoint_every == 0 or step == total or halt or improved):
                 state["seconds"] = seconds_before + elapsed
-                save_checkpoint(run, step, model, optimizer, ema, state)
+                save_checkpoint(run, step, model, optimizer, ema, state, best=improved)
             if halt:
                 break
     progress.close()
