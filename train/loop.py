@@ -214,7 +214,7 @@ def train(config: TrainConfig) -> Path:
             batch = late_maker.batch(step, late_shard) if step >= late_start else maker.batch(step, shard)
             noisy, clean, sigma_map = (t.to(device, non_blocking=True) for t in batch)
             loss = loss_fn(config.loss, wrapped(noisy, sigma_map), clean)
-            if not torch.isfinite(loss):  # never write a checkpoint from a diverged model
+            if _agree(not torch.isfinite(loss).item(), world, device):  # never checkpoint a diverged model
                 raise RuntimeError(f"training diverged at step {step + 1} (loss {loss.item()}); the checkpoints in "
                                    f"{run / 'checkpoints'} are from before; try a lower --lr or --clip-grad")
             optimizer.zero_grad(set_to_none=True)
