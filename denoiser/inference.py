@@ -158,16 +158,15 @@ def denoise(
     device = _model_device(model)
     channels = model.config.channels
     x = torch.from_numpy(np.ascontiguousarray(planes.transpose(2, 0, 1)))[None].to(device)  # (1, c, H, W)
+    map_sigma = sigma
     if channels == 3 and x.shape[1] == 1:
         x = x.expand(-1, 3, -1, -1)  # gray through a colour model: denoise copies, average back
+        # The copies carry identical noise, so their luminance holds all of it (std sigma) where
+        # independent per-channel noise would leave sigma / sqrt(3); the model is calibrated on the
+        # latter, so tell it sqrt(3) sigma (+5 dB on BSD68, sigma 25).
+        map_sigma = None if sigma is None else sigma * math.sqrt(3)
     elif channels == 1 and x.shape[1] == 3:
         x = x.transpose(0, 1)  # colour through a gray model: channels as a batch, (3, 1, H, W)
-    map_sigma = sigma
-    if channels == 3 and planes.shape[2] == 1 and sigma is not None:
-        # Gray through a colour model: the copies carry identical noise, so their luminance holds
-        # all of it (std sigma) where independent per-channel noise would leave sigma / sqrt(3);
-        # the model is calibrated on the latter, so tell it sqrt(3) sigma (+5 dB on BSD68, sigma 25).
-        map_sigma = sigma * math.sqrt(3)
     sigma_map = torch.full((x.shape[0], 1, 1, 1), map_sigma / 255.0, device=device) if model.config.noise_map else None
     if ensemble:
         out = _self_ensemble(x, model, sigma_map, tile, progress)

@@ -21,6 +21,11 @@ PUBLISHED = [
 ]
 TARGET = (33.95, 31.30, 28.00)
 SIGMAS = (15, 25, 50)
+# The training options the card's command shows (the rest do not change the weights), and the
+# optional ones with the setting that switches each on (shown only when it is set).
+COMMAND_KEYS = ("noise", "preset", "loss", "lr", "min_lr", "warmup", "clip_grad", "ema", "batch", "patch",
+                "late_patch", "late_fraction", "steps", "threads", "seed")
+OPTIONAL_KEYS = {"clip_grad": "clip_grad", "late_patch": "late_patch", "late_fraction": "late_patch"}
 TUNED_BASELINES = ("nlmeans", "blur")  # strength (the sigma they are given) tuned on PolyU's train split
 TUNING_GRID = (2, 4, 6, 8, 12, 16, 24)
 
@@ -207,26 +212,22 @@ def _front_matter(results: dict, repo_id: str) -> str:
 
 
 def _training_section(weights_dir: Path, assets: str) -> list[str]:
-    config_path, log_path = weights_dir / "train_config.json", weights_dir / "log.json"
+    config_path = weights_dir / "train_config.json"
     if not config_path.is_file():
         return []
     config = json.loads(config_path.read_text())
     lines = ["", "## Training", ""]
-    if log_path.is_file():
-        log = json.loads(log_path.read_text())
-        last = log[-1]
-        lines.append(f"{last['step']} steps in {last['seconds'] / 60:.0f} minutes on this machine "
+    budget = _training_budget(weights_dir)
+    if budget:
+        lines.append(f"{budget['steps']} steps in {budget['minutes']:.0f} minutes on this machine "
                      f"({config.get('threads') or 'default'} CPU thread(s)).")
     args = []
     for key in ("clean", "pairs"):
         for folder in config.get(key, []):
             args.append(f"--{key} {folder}")
-    keys = ["noise", "preset", "loss", "lr", "min_lr", "warmup", "ema", "batch", "patch", "steps", "threads", "seed"]
-    if config.get("clip_grad"):
-        keys.insert(keys.index("ema"), "clip_grad")
-    if config.get("late_patch"):
-        keys[keys.index("patch") + 1:keys.index("patch") + 1] = ["late_patch", "late_fraction"]
-    for key in keys:
+    for key in COMMAND_KEYS:
+        if key in OPTIONAL_KEYS and not config.get(OPTIONAL_KEYS[key]):
+            continue
         args.append(f"--{key.replace('_', '-')} {config[key]}")
     lines += ["", "```bash", "python -m train " + " ".join(args) + " --out runs/gaussian", "```", "",
               f"![training curves]({assets}curves.png)", "", f"![noisy / reference / denoised]({assets}samples.png)"]

@@ -254,10 +254,10 @@ def test_the_best_checkpoint_survives_pruning(tmp_path):
         checkpoint.save_checkpoint(tmp_path, step, model, optimizer, None, {"history": []}, best=step == 2)
     kept = sorted(p.name for p in (tmp_path / "checkpoints").glob("step-*"))
     assert kept == ["step-0000002", "step-0000004", "step-0000005"]
-    assert checkpoint.latest_checkpoint(tmp_path, "best").name == "step-0000002"
-    assert checkpoint.latest_checkpoint(tmp_path).name == "step-0000005"
+    assert checkpoint.find_checkpoint(tmp_path, "best").name == "step-0000002"
+    assert checkpoint.find_checkpoint(tmp_path).name == "step-0000005"
     with pytest.raises(FileNotFoundError, match="step-0000003"):
-        checkpoint.latest_checkpoint(tmp_path, "step-0000003")
+        checkpoint.find_checkpoint(tmp_path, "step-0000003")
 
 
 def test_resume_from_the_best_checkpoint_replays_to_the_same_weights(tiny_data, tmp_path):
@@ -296,7 +296,7 @@ def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch)
     with pytest.raises(OSError):
         checkpoint.save_checkpoint(tmp_path, 20, model, optimizer, None, {"history": []})
     monkeypatch.undo()
-    latest = checkpoint.latest_checkpoint(tmp_path)
+    latest = checkpoint.find_checkpoint(tmp_path)
     assert latest.name == "step-0000010"
     assert [p.name for p in (tmp_path / "checkpoints").iterdir() if p.name.startswith(".")] == []
     state = checkpoint.load_checkpoint(latest, build_model(tiny_config()), torch.optim.Adam(build_model(tiny_config()).parameters()), None)

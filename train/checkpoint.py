@@ -83,20 +83,20 @@ def _write_pointer(path: Path, name: str) -> None:
     os.replace(tmp, path)
 
 
-def latest_checkpoint(run: Path, which: str = "latest") -> Path | None:
-    """The checkpoint folder `which` names: "latest", "best" or a folder name such as step-0002000.
-    None for a run without checkpoints (when asking for "latest")."""
-    pointer = run / "checkpoints" / which
+def find_checkpoint(run: Path, which: str = "latest") -> Path | None:
+    """The checkpoint folder `which` names: "latest", "best" (pointer files) or a folder name such
+    as step-0002000. None for a run without checkpoints (when asking for "latest")."""
+    root = run / "checkpoints"
     if which.startswith("step-"):
-        folder = pointer
-        if not (folder / "state.json").is_file():
-            raise FileNotFoundError(f"{folder}: no such complete checkpoint")
-        return folder
+        if not (root / which / "state.json").is_file():
+            raise FileNotFoundError(f"{root / which}: no such complete checkpoint")
+        return root / which
+    pointer = root / which
     if not pointer.is_file():
         if which == "latest":
             return None
         raise FileNotFoundError(f"{pointer}: this run has no {which!r} checkpoint")
-    folder = run / "checkpoints" / pointer.read_text().strip()
+    folder = root / pointer.read_text().strip()
     if not (folder / "state.json").is_file():
         raise FileNotFoundError(f"{pointer} names {folder.name}, which is missing or incomplete")
     return folder

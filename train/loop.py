@@ -19,7 +19,7 @@ from denoiser.evaluate import evaluate
 from denoiser.hub import read_config, unwrap
 from denoiser.model import build_model, count_parameters, preset
 
-from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import BatchMaker, Example, NoiseSpec, load_clean, load_pairs, split_by_scene
 
@@ -190,7 +190,7 @@ def train(config: TrainConfig) -> Path:
     ema = copy.deepcopy(model).eval().requires_grad_(False) if config.ema else None
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     state = {"step": 0, "history": [], "seconds": 0.0}
-    checkpoint = latest_checkpoint(run, config.from_checkpoint) if config.resume else None
+    checkpoint = find_checkpoint(run, config.from_checkpoint) if config.resume else None
     if checkpoint is not None:
         state = load_checkpoint(checkpoint, model, optimizer, ema)
     wrapped = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
