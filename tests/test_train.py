@@ -1,5 +1,6 @@
 """The trainer: CLI, data, a loss that falls, exact resume after SIGTERM, and 2-process DDP."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -15,7 +16,7 @@ from safetensors.torch import load_file
 
 from denoiser.io import write_image
 from denoiser.model import build_model
-from train.config import parse_args
+from train.config import TrainConfig, field_help, parse_args
 from train.data import BatchMaker, NoiseSpec, load_clean, load_pairs, split_by_scene
 
 from conftest import tiny_config
@@ -64,6 +65,16 @@ def test_cli_rejects_unknown_and_ill_typed_options():
         parse_args(["--clean", "x", "--steps", "5", "--out", "o", "--loss", "huber"])
     config, given = parse_args(["--clean", "a", "--clean", "b", "--steps", "5", "--out", "o", "--no-augment-pairs"])
     assert config.clean == ("a", "b") and config.steps == 5 and "steps" in given
+
+
+def test_every_option_is_documented_in_help(capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    undocumented = [f.name for f in dataclasses.fields(TrainConfig) if f.name not in field_help()]
+    assert not undocumented, f"add a trailing comment to these TrainConfig fields: {undocumented}"
+    assert "--late-fraction LATE_FRACTION share of the steps, at the end, that use --late-patch" in text
+    assert "(default: 0.25)" in text
 
 
 def test_noise_spec_parsing():

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
+import inspect
+import io
 import json
+import tokenize
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,33 +41,33 @@ class TrainConfig:
     model_config: str | None = None  # a config.json to use instead of the preset
     channels: int = 3  # 3 for colour, 1 for gray models
     noise_map: bool = True  # give the unet a noise-level-map input (--no-noise-map: fully blind)
-    patch: int = 64
-    batch: int = 32
+    patch: int = 64  # training crop side in pixels
+    batch: int = 32  # crops per optimisation step (over all DDP ranks)
     late_patch: int = 0  # patch size for the last --late-fraction of steps (0: off); the batch shrinks to keep pixels/step
-    late_fraction: float = 0.25
+    late_fraction: float = 0.25  # share of the steps, at the end, that use --late-patch
     steps: int = 0  # optimisation steps (0: use --epochs)
     epochs: float = 0.0  # one epoch ~ every training pixel seen once
     max_minutes: float = 0.0  # wall-clock budget for this invocation (0 = none); stops cleanly
-    lr: float = 1e-4  # the paper's Adam learning rate
-    min_lr: float = 1e-6
-    schedule: str = "cosine"
+    lr: float = 1e-4  # peak Adam learning rate (the default is the paper's)
+    min_lr: float = 1e-6  # learning rate at the end of the cosine schedule
+    schedule: str = "cosine"  # cosine | step | constant
     warmup: int = 0  # linear warm-up steps
     clip_grad: float = 0.0  # clip the gradient norm to this (0 = off); guards against rare loss spikes at high lr
-    loss: str = "mse"  # the paper's; l1 / charbonnier are usually better for PSNR
+    loss: str = "mse"  # mse (the paper's) | l1 | charbonnier; the last two usually give higher PSNR
     ema: float = 0.0  # exponential moving average of weights (0 = off, e.g. 0.999)
-    augment: tuple[str, ...] = AUGMENTATIONS
+    augment: tuple[str, ...] = AUGMENTATIONS  # some of flip rot90 hue brightness
     augment_pairs: bool = False  # photometric augmentation on real pairs (changes their noise)
     val_every: int = 0  # steps between validations (0 = once per epoch)
-    checkpoint_every: int = 200
-    log_every: int = 20
-    seed: int = 0
+    checkpoint_every: int = 200  # steps between checkpoints (also written on stop)
+    log_every: int = 20  # steps between log lines
+    seed: int = 0  # seeds the weights and the data order; a batch is a function of (seed, step)
     threads: int = 0  # torch CPU threads (0 = torch's default)
     device: str = "auto"  # auto | cpu | cuda
-    resume: str | None = None
+    resume: str | None = None  # continue RUN_DIR from its latest checkpoint, with its saved config
     from_checkpoint: str = "latest"  # with --resume: latest | best (lowest validation loss) | step-NNNNNNN
-    push_to_hub: str | None = None
-    private: bool = False
-    revision: str | None = None
+    push_to_hub: str | None = None  # after training, upload the model to this Hub repo (owner/name)
+    private: bool = False  # create the Hub repo as private
+    revision: str | None = None  # Hub branch to push to
 
     def validate(self) -> "TrainConfig":
         problems = []
@@ -121,23 +125,43 @@ class TrainConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
+@functools.cache
+def field_help() -> dict[str, str]:
+    """Each TrainConfig field's trailing comment, which `--help` shows: the comments in the class
+    are the one place the options are documented."""
+    help_text: dict[str, str] = {}
+    tokens = tokenize.generate_tokens(io.StringIO(inspect.getsource(TrainConfig)).readline)
+    name = None
+    for token in tokens:
+        if token.type == tokenize.NAME and token.start[1] == 4 and name is None:
+            name = token.string  # a field's first token sits at the class body's indent
+        elif token.type == tokenize.COMMENT and name:
+            help_text[name] = token.string.lstrip("# ").strip()
+        elif token.type == tokenize.NEWLINE:
+            name = None
+    return {f.name: help_text[f.name] for f in dataclasses.fields(TrainConfig) if f.name in help_text}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m train",
         description="Train the denoising autoencoder. `python -m train push RUN_DIR REPO_ID` uploads a finished run.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     hints = typing.get_type_hints(TrainConfig)
+    helps = field_help()
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         kind = hints[f.name]
+        extra = {"help": helps[f.name].replace("%", "%%")} if f.name in helps else {}
         if kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, **extra)
         elif typing.get_origin(kind) is tuple:
             item = typing.get_args(kind)[0]
-            parser.add_argument(flag, type=item, nargs="+", default=f.default, action=_Extend)
+            parser.add_argument(flag, type=item, nargs="+", default=f.default, action=_Extend, **extra)
         else:
             args = [a for a in typing.get_args(kind) if a is not type(None)]
-            parser.add_argument(flag, type=args[0] if args else kind, default=f.default)
+            parser.add_argument(flag, type=args[0] if args else kind, default=f.default, **extra)
     return parser
 
 
