@@ -247,23 +247,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--blind", action="store_true", help="do not give the true sigma to the method")
     p.add_argument("--split", choices=("all", "train", "test"), default="all",
                    help="with --pairs: the standard scene split's train or test part")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="base seed of the per-image noise generators (same seed, same noisy images)")
     p.add_argument("--limit", type=int, default=None, help="only the first N images")
     p.add_argument("--json", help="write the records to this JSON file")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("add-noise", help="corrupt an image with a noise model")
-    p.add_argument("input", metavar="IN")
-    p.add_argument("-o", "--output", required=True, metavar="OUT")
-    p.add_argument("--kind", required=True, choices=sorted(NOISE_PARAMS))
+    p.add_argument("input", metavar="IN", help="clean image file")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="noisy image to write (clipped to [0, 1], stored at the input's bit depth)")
+    p.add_argument("--kind", required=True, choices=sorted(NOISE_PARAMS), help="noise model; its parameters follow")
     p.add_argument("--sigma", type=float, help="gaussian: std on the 0-255 scale")
     p.add_argument("--peak", type=float, help="poisson: photons at full intensity")
     p.add_argument("--amount", type=float, help="salt-pepper: fraction of values replaced")
     p.add_argument("--beta1", type=float, help="nlf: signal-dependent variance slope")
     p.add_argument("--beta2", type=float, help="nlf: constant variance")
     p.add_argument("--fraction", type=float, help="mask: fraction of pixels set to zero")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--seed", type=int, default=0, help="noise generator seed (same seed, same noise)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_add_noise)
 
     p = sub.add_parser("benchmark", help="speed (MP/s) against DnCNN, and a 12 MP photo's time and memory")
@@ -286,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("estimate", help="estimate the noise level (sigma) and NLF of images")
-    p.add_argument("inputs", nargs="+", metavar="IN")
+    p.add_argument("inputs", nargs="+", metavar="IN", help="image files and/or folders")
     p.set_defaults(func=cmd_estimate)
     return parser
 
