@@ -62,7 +62,7 @@ def measure(inputs: ReportInputs, progress=print) -> dict:
         if inputs.seed_model:
             seed = load_model(inputs.seed_model)
             run("cbsd68_seed", seed, clean=data / "CBSD68", sigmas=SIGMAS)
-            out["seed_training"] = _training_budget(Path(inputs.seed_model))
+            out["seed_training"] = _training_budget(Path(inputs.seed_model), "runs/seed")
     for gray in ("BSD68", "Set12"):
         if (data / gray).is_dir():
             run("gray", model, clean=data / gray, sigmas=SIGMAS)
@@ -125,16 +125,21 @@ def render_card(results: dict, weights_dir: Path, repo_id: str, assets: str = ""
     x8 = _row(results.get("cbsd68_x8", []))
     if x8:
         lines.append(f"| ours, ×8 self-ensemble (8× slower) | {' | '.join(_fmt(x8.get(s, {}).get('psnr')) for s in SIGMAS)} | measured here |")
-    seed = _row(results.get("cbsd68_seed", []))
+    seed, seed_note = _row(results.get("cbsd68_seed", [])), []
     if seed:
         budget = results.get("seed_training") or {}
         trained = f", {budget['steps']} steps / {budget['minutes']:.0f} min" if budget else ""
         lines.append(f"| seed preset (paper's network{trained}) | {' | '.join(_fmt(seed.get(s, {}).get('psnr')) for s in SIGMAS)} | measured here |")
+        if budget.get("command"):
+            seed_note = ["", "The seed row is the paper's autoencoder (Conv2d encoder, ConvTranspose2d decoder, no noise map)",
+                         "trained with our recipe and data on this machine, for as many steps as fit in about our time budget:", "",
+                         "```bash", budget["command"], "```"]
     blind = _row(results.get("cbsd68_blind", [])).get(25)
     if blind and cbsd.get(25):
         lines += ["", f"Blind (σ estimated from each image) at σ = 25: {blind['psnr']:.2f} dB "
                       f"({blind['psnr'] - cbsd[25]['psnr']:+.2f} dB vs. the true σ). SSIM at σ 15/25/50: "
                       + " / ".join(_fmt(cbsd.get(s, {}).get('ssim'), 4) for s in SIGMAS) + "."]
+    lines += seed_note
     gray = results.get("gray", [])
     if gray:
         lines += ["", "## Gray images (the colour model on replicated channels; PSNR dB)", "",
@@ -188,13 +193,28 @@ def render_card(results: dict, weights_dir: Path, repo_id: str, assets: str = ""
     return "\n".join(lines)
 
 
-def _training_budget(weights_dir: Path) -> dict | None:
-    """Steps and minutes from the training log shipped beside a model's weights, if there is one."""
+def _training_budget(weights_dir: Path, out: str) -> dict | None:
+    """Steps and minutes from the training log shipped beside a model's weights, if there is one,
+    and the command that trained it (writing to `out`)."""
     log_path = weights_dir / "log.json"
     if not log_path.is_file():
         return None
     last = json.loads(log_path.read_text())[-1]
-    return {"steps": last["step"], "minutes": last["seconds"] / 60}
+    budget = {"steps": last["step"], "minutes": last["seconds"] / 60}
+    config_path = weights_dir / "train_config.json"
+    if config_path.is_file():
+        budget["command"] = _training_command(json.loads(config_path.read_text()), out)
+    return budget
+
+
+def _training_command(config: dict, out: str) -> str:
+    """The `python -m train` command line that reproduces a run (the options that change the weights)."""
+    args = [f"--{key} {folder}" for key in ("clean", "pairs") for folder in config.get(key, [])]
+    for key in COMMAND_KEYS:
+        if key in OPTIONAL_KEYS and not config.get(OPTIONAL_KEYS[key]):
+            continue
+        args.append(f"--{key.replace('_', '-')} {config[key]}")
+    return "python -m train " + " ".join(args) + f" --out {out}"
 
 
 def _front_matter(results: dict, repo_id: str) -> str:
@@ -217,19 +237,11 @@ def _training_section(weights_dir: Path, assets: str) -> list[str]:
         return []
     config = json.loads(config_path.read_text())
     lines = ["", "## Training", ""]
-    budget = _training_budget(weights_dir)
+    budget = _training_budget(weights_dir, "runs/gaussian")
     if budget:
         lines.append(f"{budget['steps']} steps in {budget['minutes']:.0f} minutes on this machine "
                      f"({config.get('threads') or 'default'} CPU thread(s)).")
-    args = []
-    for key in ("clean", "pairs"):
-        for folder in config.get(key, []):
-            args.append(f"--{key} {folder}")
-    for key in COMMAND_KEYS:
-        if key in OPTIONAL_KEYS and not config.get(OPTIONAL_KEYS[key]):
-            continue
-        args.append(f"--{key.replace('_', '-')} {config[key]}")
-    lines += ["", "```bash", "python -m train " + " ".join(args) + " --out runs/gaussian", "```", "",
+    lines += ["", "```bash", _training_command(config, "runs/gaussian"), "```", "",
               f"![training curves]({assets}curves.png)", "", f"![noisy / reference / denoised]({assets}samples.png)"]
     return lines
 

@@ -2,7 +2,7 @@
 
 import json
 
-from denoiser.report import SIGMAS, render_card
+from denoiser.report import SIGMAS, _training_budget, render_card
 
 
 def results() -> dict:
@@ -44,3 +44,18 @@ def test_card_without_optional_sections(tmp_path):
     minimal = {k: v for k, v in results().items() if k in ("model", "parameters", "macs_per_pixel", "cbsd68")}
     card = render_card(minimal, tmp_path, "owner/name")
     assert "seed preset" not in card and "## Speed" not in card and "## Training" not in card
+
+
+def test_seed_row_states_the_command_that_trained_it(tmp_path):
+    config = {"clean": ["data/CBSD432"], "pairs": [], "noise": "gaussian:0-75", "preset": "seed", "loss": "l1",
+              "lr": 0.001, "min_lr": 1e-5, "warmup": 100, "clip_grad": 0.0, "ema": 0.999, "batch": 32, "patch": 64,
+              "late_patch": 0, "late_fraction": 0.25, "steps": 440, "threads": 2, "seed": 0}
+    (tmp_path / "train_config.json").write_text(json.dumps(config))
+    (tmp_path / "log.json").write_text(json.dumps([{"step": 440, "seconds": 5100.0}]))
+    budget = _training_budget(tmp_path, "runs/seed")
+    assert budget["steps"] == 440 and budget["minutes"] == 85.0
+    assert budget["command"].endswith("--preset seed --loss l1 --lr 0.001 --min-lr 1e-05 --warmup 100 --ema 0.999 "
+                                      "--batch 32 --patch 64 --steps 440 --threads 2 --seed 0 --out runs/seed")
+    card = render_card({**results(), "seed_training": budget}, tmp_path / "elsewhere", "owner/name")
+    assert "seed preset (paper's network, 440 steps / 85 min)" in card
+    assert budget["command"] in card
