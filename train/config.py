@@ -1,6 +1,7 @@
 """The trainer's typed configuration and its command line.
 
-Every field of `TrainConfig` is a command-line option (`--max-minutes` for `max_minutes`);
+Every field of `TrainConfig` is a command-line option (`--max-minutes` for `max_minutes`), and
+the field's trailing comment is that option's `--help` text (a test keeps every field documented);
 argparse rejects unknown options and ill-typed values, and `validate()` rejects bad
 combinations. The config is written to RUN/train_config.json so a run explains itself.
 """
