@@ -155,6 +155,12 @@ def test_bad_data_is_a_clear_error(tmp_path):
     assert result.returncode == 2 and "no images" in result.stderr
 
 
+def test_missing_model_config_names_the_option(tiny_data, tmp_path):
+    result = run_train("--clean", tiny_data / "clean", "--model-config", tmp_path / "nope.json", "--steps", 2,
+                       "--out", tmp_path / "r", check=False)
+    assert result.returncode == 2 and "--model-config" in result.stderr and "no such file" in result.stderr
+
+
 def weights(folder: Path) -> dict:
     return load_file(folder / "model.safetensors")
 

@@ -44,6 +44,8 @@ def _device(config: TrainConfig) -> torch.device:
 
 
 def model_config(config: TrainConfig):
+    if config.model_config and not Path(config.model_config).is_file():
+        raise FileNotFoundError(f"--model-config {config.model_config}: no such file")
     base = read_config(config.model_config) if config.model_config else preset(config.preset)
     return dataclasses.replace(base, channels=config.channels, noise_map=config.noise_map and base.arch == "unet")
 
