@@ -193,17 +193,17 @@ def render_card(results: dict, weights_dir: Path, repo_id: str, assets: str = ""
     return "\n".join(lines)
 
 
-def _training_budget(weights_dir: Path, out: str) -> dict | None:
-    """Steps and minutes from the training log shipped beside a model's weights, if there is one,
-    and the command that trained it (writing to `out`)."""
+def _training_budget(weights_dir: Path, command_out: str | None = None) -> dict | None:
+    """Steps and minutes from the training log shipped beside a model's weights, if there is one;
+    with `command_out`, also the command that trained it (writing to that run folder)."""
     log_path = weights_dir / "log.json"
     if not log_path.is_file():
         return None
     last = json.loads(log_path.read_text())[-1]
     budget = {"steps": last["step"], "minutes": last["seconds"] / 60}
     config_path = weights_dir / "train_config.json"
-    if config_path.is_file():
-        budget["command"] = _training_command(json.loads(config_path.read_text()), out)
+    if command_out and config_path.is_file():
+        budget["command"] = _training_command(json.loads(config_path.read_text()), command_out)
     return budget
 
 
@@ -237,7 +237,7 @@ def _training_section(weights_dir: Path, assets: str) -> list[str]:
         return []
     config = json.loads(config_path.read_text())
     lines = ["", "## Training", ""]
-    budget = _training_budget(weights_dir, "runs/gaussian")
+    budget = _training_budget(weights_dir)
     if budget:
         lines.append(f"{budget['steps']} steps in {budget['minutes']:.0f} minutes on this machine "
                      f"({config.get('threads') or 'default'} CPU thread(s)).")

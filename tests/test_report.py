@@ -20,12 +20,17 @@ def results() -> dict:
     }
 
 
-def test_card_shows_the_measured_figures_and_the_training_command(tmp_path):
+def write_run(folder, seconds: float, **changes) -> None:
+    """A weights folder's train_config.json and a one-line log.json, as `train export` leaves them."""
     config = {"clean": ["data/CBSD432"], "pairs": [], "noise": "gaussian:0-75", "preset": "default", "loss": "l1",
               "lr": 0.002, "min_lr": 1e-5, "warmup": 100, "clip_grad": 0.1, "ema": 0.999, "batch": 32, "patch": 64,
-              "late_patch": 128, "late_fraction": 0.25, "steps": 24000, "threads": 2, "seed": 0}
-    (tmp_path / "train_config.json").write_text(json.dumps(config))
-    (tmp_path / "log.json").write_text(json.dumps([{"step": 24000, "seconds": 6000.0}]))
+              "late_patch": 128, "late_fraction": 0.25, "steps": 24000, "threads": 2, "seed": 0, **changes}
+    (folder / "train_config.json").write_text(json.dumps(config))
+    (folder / "log.json").write_text(json.dumps([{"step": config["steps"], "seconds": seconds}]))
+
+
+def test_card_shows_the_measured_figures_and_the_training_command(tmp_path):
+    write_run(tmp_path, 6000.0)
     card = render_card(results(), tmp_path, "owner/denoiser-gaussian")
 
     assert card.startswith("---\n") and "model-index:" in card and "value: 33.71" in card
@@ -47,11 +52,7 @@ def test_card_without_optional_sections(tmp_path):
 
 
 def test_seed_row_states_the_command_that_trained_it(tmp_path):
-    config = {"clean": ["data/CBSD432"], "pairs": [], "noise": "gaussian:0-75", "preset": "seed", "loss": "l1",
-              "lr": 0.001, "min_lr": 1e-5, "warmup": 100, "clip_grad": 0.0, "ema": 0.999, "batch": 32, "patch": 64,
-              "late_patch": 0, "late_fraction": 0.25, "steps": 440, "threads": 2, "seed": 0}
-    (tmp_path / "train_config.json").write_text(json.dumps(config))
-    (tmp_path / "log.json").write_text(json.dumps([{"step": 440, "seconds": 5100.0}]))
+    write_run(tmp_path, 5100.0, preset="seed", lr=0.001, clip_grad=0.0, late_patch=0, steps=440)
     budget = _training_budget(tmp_path, "runs/seed")
     assert budget["steps"] == 440 and budget["minutes"] == 85.0
     assert budget["command"].endswith("--preset seed --loss l1 --lr 0.001 --min-lr 1e-05 --warmup 100 --ema 0.999 "
