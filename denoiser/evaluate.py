@@ -68,6 +68,16 @@ def scene_split(names: Sequence[str], test_fraction: float = TEST_FRACTION) -> t
     return [n for n in names if scene_of(n) not in test], [n for n in names if scene_of(n) in test]
 
 
+# Folders with a documented, fixed validation split (shared/data/README.md): never train on it.
+HELD_OUT_EVERY = {"ImageNet1000": 10}  # ImageNet-val: sorted(files)[::10], 100 images
+
+
+def held_out(folder: str | os.PathLike, names: Sequence[str]) -> set[str]:
+    """The names in `folder` that belong to its fixed validation split (empty for other folders)."""
+    every = HELD_OUT_EVERY.get(Path(folder).name)
+    return set(sorted(names)[::every]) if every else set()
+
+
 def pair_paths(folder: str | os.PathLike, split: str = "all") -> list[tuple[Path, Path]]:
     """(noisy, gt) paths from a folder with `noisy/` and `gt/` holding matching file names."""
     folder = Path(folder)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 
 import torch
@@ -34,6 +35,8 @@ class ModelConfig:
     seed_depth: int = 7  # conv layers in the encoder (and transposed convs in the decoder)
     seed_kernel: int = 2
     noise_map: bool = True  # feed sigma as an extra input channel (unet only)
+    estimator: bool = False  # a small noise-map estimator in front (unet with noise_map): blind on real photos
+    estimator_width: int = 48  # its channels; it works at 1/16 of the pixels, so it is cheap
 
     def __post_init__(self) -> None:
         # JSON gives lists; store tuples so the config stays hashable and frozen.
@@ -56,6 +59,8 @@ class ModelConfig:
             raise ValueError("seed_depth, seed_filters and seed_kernel must be positive")
         if self.arch == "seed" and self.noise_map:
             object.__setattr__(self, "noise_map", False)  # the paper's network is non-blind
+        if self.estimator and not self.noise_map:
+            raise ValueError("estimator needs noise_map: it predicts the map the denoiser takes")
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
@@ -75,6 +80,7 @@ class ModelConfig:
 PRESETS: dict[str, ModelConfig] = {
     "seed": ModelConfig(arch="seed"),
     "default": ModelConfig(),
+    "photo": ModelConfig(estimator=True),  # default + a learned noise-map estimator: blind on real photos
 }
 
 
@@ -105,6 +111,30 @@ def _blocks(width: int, count: int) -> nn.Sequential:
     return nn.Sequential(*(ResBlock(width) for _ in range(count)))
 
 
+class NoiseEstimator(nn.Module):
+    """Predicts the per-pixel noise std map (B, 1, H, W), in [0, 1] units, from the noisy image, as
+    CBDNet's estimation subnet does (Guo et al., CVPR 2019). It works on 4x4 pixel-unshuffled
+    input: noise level changes slowly across an image, so 1/16 of the pixels suffice."""
+
+    factor = 4
+
+    def __init__(self, channels: int, width: int, depth: int = 5) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.PixelUnshuffle(self.factor)]
+        for i in range(depth):
+            layers += [nn.Conv2d(channels * self.factor**2 if i == 0 else width, width, 3, padding=1), nn.ReLU(inplace=True)]
+        layers.append(nn.Conv2d(width, 1, 3, padding=1))
+        self.body = nn.Sequential(*layers)
+        self.depth = depth
+
+    def receptive_radius(self) -> int:
+        return self.factor * (self.depth + 2) + self.factor  # convs at 1/4 scale, then bilinear upsampling
+
+    def forward(self, noisy: torch.Tensor) -> torch.Tensor:
+        low = F.softplus(self.body(noisy)) * 0.05  # 0.05: a typical std, so the output starts in range
+        return F.interpolate(low, scale_factor=self.factor, mode="bilinear", align_corners=False)
+
+
 class UNetDenoiser(nn.Module):
     """Encoder-decoder with strided-conv downsampling, transposed-conv upsampling, additive skip
     connections between mirrored levels, a noise-level-map input and a residual output."""
@@ -120,10 +150,12 @@ class UNetDenoiser(nn.Module):
         self.ups = nn.ModuleList(nn.ConvTranspose2d(w[i + 1], w[i], 2, stride=2) for i in range(len(w) - 1))
         self.decoders = nn.ModuleList(_blocks(w[i], n) for i, n in enumerate(config.dec_blocks))
         self.tail = nn.Conv2d(w[0], c, 3, padding=1)
+        self.estimator = NoiseEstimator(c, config.estimator_width) if config.estimator else None
 
     @property
     def stride(self) -> int:
-        return 2 ** (len(self.config.widths) - 1)
+        levels = 2 ** (len(self.config.widths) - 1)
+        return math.lcm(levels, NoiseEstimator.factor) if self.estimator is not None else levels
 
     def receptive_radius(self) -> int:
         """Pixels of context on each side that can influence one output pixel (an upper bound)."""
@@ -133,14 +165,26 @@ class UNetDenoiser(nn.Module):
         radius += 2 * cfg.mid_blocks * 2 ** (len(cfg.widths) - 1)
         for level, n in enumerate(cfg.dec_blocks):
             radius += 2 * n * 2**level + 2**level  # transposed conv, then blocks
-        return radius + 1  # tail
+        radius += 1  # tail
+        return radius + (self.estimator.receptive_radius() if self.estimator is not None else 0)
 
-    def forward(self, noisy: torch.Tensor, sigma_map: torch.Tensor | None = None) -> torch.Tensor:
-        """noisy (B, C, H, W) with H, W multiples of `stride`; sigma_map (B, 1, H, W) in [0, 1] units."""
+    def forward(
+        self,
+        noisy: torch.Tensor,
+        sigma_map: torch.Tensor | None = None,
+        noise_scale: float = 1.0,
+        return_estimate: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """noisy (B, C, H, W) with H, W multiples of `stride`; sigma_map (B, 1, H, W) in [0, 1] units.
+        With an estimator, sigma_map None means: estimate it, times `noise_scale` (the strength).
+        return_estimate also returns the estimated map (for training the estimator)."""
         x = noisy
+        estimate = self.estimator(noisy) if self.estimator is not None and (sigma_map is None or return_estimate) else None
         if self.config.noise_map:
             if sigma_map is None:
-                raise ValueError("this model needs a noise level (sigma_map)")
+                if estimate is None:
+                    raise ValueError("this model needs a noise level (sigma_map)")
+                sigma_map = estimate * noise_scale
             x = torch.cat([noisy, sigma_map.expand(-1, 1, *noisy.shape[-2:])], dim=1)
         x = self.head(x)  # (B, w0, H, W)
         skips = []
@@ -151,7 +195,8 @@ class UNetDenoiser(nn.Module):
         x = self.middle(x)
         for i in reversed(range(len(self.ups))):
             x = self.decoders[i](self.ups[i](x) + skips[i])
-        return noisy - self.tail(x)  # predict the noise, subtract it
+        out = noisy - self.tail(x)  # predict the noise, subtract it
+        return (out, estimate) if return_estimate else out
 
 
 class SeedAutoencoder(nn.Module):
@@ -174,7 +219,7 @@ class SeedAutoencoder(nn.Module):
     def receptive_radius(self) -> int:
         return 2 * self.config.seed_depth * (self.config.seed_kernel - 1)
 
-    def forward(self, noisy: torch.Tensor, sigma_map: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, noisy: torch.Tensor, sigma_map: torch.Tensor | None = None, noise_scale: float = 1.0) -> torch.Tensor:
         return self.decoder(self.encoder(noisy))
 
 

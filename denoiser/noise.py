@@ -15,7 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-NOISE_KINDS = ("gaussian", "poisson", "salt-pepper", "nlf", "mask", "camera")
+from .degrade import ColorGaussian, Raw, bayer_masks, bilinear_demosaic, jpeg
+
+NOISE_KINDS = ("gaussian", "poisson", "salt-pepper", "nlf", "mask", "camera", "color-gaussian", "raw")
 
 
 def _randn(y: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -123,27 +125,6 @@ def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp_min(1e-8) ** (1 / 2.4) - 0.055)
 
 
-def _bayer_masks(height: int, width: int, dtype: torch.dtype) -> torch.Tensor:
-    """(3, H, W) RGGB sampling masks."""
-    masks = torch.zeros(3, height, width, dtype=dtype)
-    masks[0, 0::2, 0::2] = 1
-    masks[1, 0::2, 1::2] = 1
-    masks[1, 1::2, 0::2] = 1
-    masks[2, 1::2, 1::2] = 1
-    return masks
-
-
-def _bilinear_demosaic(mosaic: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """(..., 3, H, W) sparse RGGB samples -> full colour by normalised bilinear interpolation."""
-    kernel = torch.tensor([[0.25, 0.5, 0.25], [0.5, 1.0, 0.5], [0.25, 0.5, 0.25]], dtype=mosaic.dtype)
-    kernel = kernel.expand(3, 1, 3, 3)
-    shape = mosaic.shape
-    flat = mosaic.reshape(-1, 3, *shape[-2:])
-    num = F.conv2d(F.pad(flat, (1, 1, 1, 1), mode="reflect"), kernel, groups=3)
-    den = F.conv2d(F.pad(masks[None], (1, 1, 1, 1), mode="reflect"), kernel, groups=3)
-    return (num / den).reshape(shape)
-
-
 @dataclass(frozen=True)
 class Camera:
     """Realistic camera noise for training: Poisson-Gaussian (NLF) noise in linear light, optionally
@@ -170,33 +151,16 @@ class Camera:
         if self.bayer:
             # Demosaic the noise field only: the clean image stands for the camera's own demosaicked
             # output, so the signal is not blurred, while the noise gets the spatial correlation.
-            masks = _bayer_masks(*y.shape[-2:], y.dtype).to(y.device)
-            noise = _bilinear_demosaic(noise * masks, masks)
+            masks = bayer_masks(*y.shape[-2:], y.dtype, y.device)
+            noise = bilinear_demosaic(noise * masks, masks)
         x = linear_to_srgb(linear + noise)
-        return _jpeg(x, int(self.jpeg_quality)) if self.jpeg_quality else x
+        return jpeg(x, int(self.jpeg_quality)) if self.jpeg_quality else x
 
 
-def _jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
-    """JPEG round trip at `quality` (4:2:0 chroma, as cameras and phones write), per image."""
-    import io as bytes_io
-
-    from PIL import Image
-
-    flat = x.reshape(-1, *x.shape[-3:])
-    out = []
-    for image in flat:
-        array = (image.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
-        buffer = bytes_io.BytesIO()
-        Image.fromarray(array).save(buffer, format="JPEG", quality=quality)
-        decoded = np.asarray(Image.open(buffer).convert("RGB"))
-        out.append(torch.from_numpy(decoded.copy()).permute(2, 0, 1).to(x.dtype) / 255)
-    return torch.stack(out).reshape(x.shape).to(x.device)
-
-
-NoiseModel = Gaussian | Poisson | SaltPepper | NLF | Mask | Camera
+NoiseModel = Gaussian | Poisson | SaltPepper | NLF | Mask | Camera | ColorGaussian | Raw
 
 _CLASSES = {"gaussian": Gaussian, "poisson": Poisson, "salt-pepper": SaltPepper, "nlf": NLF, "mask": Mask,
-            "camera": Camera}
+            "camera": Camera, "color-gaussian": ColorGaussian, "raw": Raw}
 
 
 def make_noise(kind: str, **params: float) -> NoiseModel:

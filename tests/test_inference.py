@@ -84,27 +84,65 @@ def test_bad_arrays_are_clear_errors(tiny_model):
         denoise(np.zeros((8, 8), np.int32), tiny_model, sigma=5)
 
 
-def test_sigma_none_estimates(tiny_model):
-    image = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
-    assert denoise(image, tiny_model).shape == image.shape
+def test_sigma_none_uses_the_white_noise_estimate(tiny_model):
+    from denoiser.noise import estimate_sigma
+
+    rng = np.random.default_rng(0)
+    image = np.clip(0.5 + rng.normal(0, 20 / 255, (48, 48, 3)), 0, 1).astype(np.float32)
+    estimated = estimate_sigma(image)
+    assert estimated == pytest.approx(20, abs=1.5)  # a real estimate, not a default
+    assert np.array_equal(denoise(image, tiny_model), denoise(image, tiny_model, sigma=estimated))
+    assert not np.array_equal(denoise(image, tiny_model), denoise(image, tiny_model, sigma=0))
 
 
-def test_strength_blends_towards_the_input(tiny_model):
+def test_strength_scales_the_noise_level(tiny_model):
     image = np.random.default_rng(0).random((24, 24, 3), dtype=np.float32)
-    x = torch.from_numpy(image.transpose(2, 0, 1))[None]
-    raw = denoise_tensor(x, tiny_model, torch.full((1, 1, 1, 1), 25 / 255))[0].numpy().transpose(1, 2, 0)
-    half = denoise(image, tiny_model, sigma=25, strength=0.5)
-    assert np.allclose(denoise(image, tiny_model, sigma=25, strength=0.0), image, atol=1e-6)
-    assert np.allclose(half, np.clip((image + raw) / 2, 0, 1), atol=1e-5)
-    with pytest.raises(ValueError, match="strength"):
-        denoise(image, tiny_model, sigma=25, strength=1.5)
+    assert np.array_equal(denoise(image, tiny_model, sigma=25, strength=0.5), denoise(image, tiny_model, sigma=12.5))
+    assert np.array_equal(denoise(image, tiny_model, sigma=10, strength=3), denoise(image, tiny_model, sigma=30))
+    for bad in (-0.1, 4.5, float("nan"), True, "1"):
+        with pytest.raises(ValueError, match="strength"):
+            denoise(image, tiny_model, sigma=25, strength=bad)
 
 
-def test_blind_model_needs_no_sigma():
+def test_blind_model_takes_no_sigma_or_strength():
     torch.manual_seed(0)
     blind = build_model(tiny_config(noise_map=False)).eval()
     image = np.zeros((20, 20, 3), np.uint8)
-    assert np.array_equal(denoise(image, blind), denoise(image, blind, sigma=40))
+    assert denoise(image, blind).shape == image.shape
+    for kwargs in ({"sigma": 40}, {"strength": 0.5}):
+        with pytest.raises(ValueError, match="blind"):
+            denoise(image, blind, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def estimator_model():
+    torch.manual_seed(0)
+    return build_model(tiny_config(estimator=True, estimator_width=8)).eval()
+
+
+def test_estimator_model_uses_its_own_map_scaled_by_strength(estimator_model):
+    from denoiser.inference import estimate_noise
+
+    image = np.random.default_rng(1).random((40, 48, 3), dtype=np.float32)
+    x = torch.from_numpy(image.transpose(2, 0, 1))[None]
+    with torch.no_grad():
+        estimate = estimator_model.estimator(x)
+        for strength in (0.5, 1.0, 2.5):
+            expected = estimator_model(x, estimate * strength)[0].numpy().transpose(1, 2, 0).clip(0, 1)
+            got = denoise(image, estimator_model, strength=strength)
+            assert np.abs(got - expected).max() < 1e-5
+    # a given sigma replaces the estimate
+    assert np.array_equal(denoise(image, estimator_model, sigma=30, strength=0.5), denoise(image, estimator_model, sigma=15))
+    report = estimate_noise(image, estimator_model)
+    assert report.method == "learned" and report.map.shape == image.shape[:2]
+    assert report.sigma == pytest.approx(float(np.median(estimate[0, 0].numpy() * 255)), rel=1e-4)
+
+
+def test_estimator_model_tiles_exactly(estimator_model):
+    x = torch.rand(1, 3, 75, 93)
+    whole = denoise_tensor(x, estimator_model, None, tile=None, noise_scale=1.7)
+    tiled = denoise_tensor(x, estimator_model, None, tile=16, noise_scale=1.7)
+    assert (whole - tiled).abs().max() <= 1e-5
 
 
 def test_loaded_models_run_channels_last_with_the_same_result(tiny_model, tiny_model_dir):

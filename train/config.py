@@ -30,6 +30,7 @@ RESUMABLE_OVERRIDES = ("steps", "epochs", "max_minutes", "push_to_hub", "private
 class TrainConfig:
     out: str = ""  # run folder (checkpoints, logs, exported model)
     clean: tuple[str, ...] = ()  # folders of clean images, corrupted on the fly by --noise
+    clean_downscale: int = 0  # halve clean images whose short side is at least this (0: off): cleaner targets from noisy JPEG photos
     pairs: tuple[str, ...] = ()  # folders of real pairs: noisy/ + gt/, or the SIDD Data/ layout
     pairs_weight: float = 0.0  # share of patches drawn from --pairs when mixed with --clean (0: by image count)
     pairs_split: str = "all"  # "train": only the train part of the standard scene split (keeps its test part unseen)
@@ -40,6 +41,8 @@ class TrainConfig:
     noise: str = "gaussian:0-75"  # synthetic noise spec, e.g. "gaussian:0-75@3,nlf@1"
     preset: str = "default"  # model preset: default | seed
     model_config: str | None = None  # a config.json to use instead of the preset
+    init: str | None = None  # start from these weights (a shipped name or model folder); layers they lack, e.g. a new estimator, start fresh
+    estimator_loss: float = 1.0  # weight of the noise-map estimator's asymmetric loss (models with an estimator)
     channels: int = 3  # 3 for colour, 1 for gray models
     noise_map: bool = True  # give the unet a noise-level-map input (--no-noise-map: fully blind)
     patch: int = 64  # training crop side in pixels
@@ -101,6 +104,10 @@ class TrainConfig:
             problems.append("--pairs-weight must be in [0, 1]")
         if self.from_checkpoint not in ("latest", "best") and not self.from_checkpoint.startswith("step-"):
             problems.append(f"--from-checkpoint must be latest, best or step-NNNNNNN, got {self.from_checkpoint!r}")
+        if self.clean_downscale < 0:
+            problems.append("--clean-downscale must be >= 0")
+        if self.estimator_loss < 0:
+            problems.append("--estimator-loss must be >= 0")
         if self.clip_grad < 0:
             problems.append("--clip-grad must be >= 0")
         if not 0 <= self.ema < 1:

@@ -16,16 +16,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from denoiser.evaluate import pair_paths, scene_of
+from denoiser.evaluate import held_out, pair_paths, scene_of
 from denoiser.io import IMAGE_SUFFIXES, read_image
+from denoiser.degrade import local_noise_std, sample_color_gaussian, sample_raw
 from denoiser.noise import make_noise
 
 # ------------------------------------------------------------------ noise specification
 
 _DEFAULT_RANGES = {"gaussian": (0.0, 75.0), "poisson": (2.0, 200.0), "salt-pepper": (0.0, 0.1),
-                   "mask": (0.0, 0.3), "nlf": (1e-4, 2e-2), "camera": (1e-4, 1.2e-2)}
+                   "mask": (0.0, 0.3), "nlf": (1e-4, 2e-2), "camera": (1e-4, 1.2e-2),
+                   "color-gaussian": (0.0, 75.0), "raw": (1e-4, 1.2e-2)}
 _PARAM = {"gaussian": "sigma", "poisson": "peak", "salt-pepper": "amount", "mask": "fraction", "nlf": "beta1",
-          "camera": "beta1"}
+          "camera": "beta1", "color-gaussian": "sigma", "raw": "shot"}
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,9 @@ class NoiseSpec:
     "gaussian:0-75@3,nlf@1" (sigma on the 0-255 scale; poisson peak; salt-pepper amount;
     mask fraction; nlf beta1, with beta2 drawn log-uniformly in [1e-6, 2e-3]; camera: shot noise
     beta1 in linear light, with read noise, Bayer demosaicking and JPEG drawn as described in
-    `_camera`)."""
+    `_camera`; color-gaussian: sigma, with channel correlation, resize correlation and JPEG drawn
+    by `denoiser.degrade.sample_color_gaussian`; raw: shot noise through an unprocessed camera
+    pipeline, the camera drawn by `denoiser.degrade.sample_raw`)."""
 
     kinds: tuple[str, ...]
     ranges: tuple[tuple[float, float], ...]
@@ -66,12 +70,16 @@ class NoiseSpec:
         """Draw a noise model (a frozen denoiser.noise object) for one patch."""
         index = int(rng.choice(len(self.kinds), p=self.weights))
         kind, (low, high) = self.kinds[index], self.ranges[index]
-        if kind in ("poisson", "nlf", "camera") and low > 0:
+        if kind in ("poisson", "nlf", "camera", "raw") and low > 0:
             value = float(np.exp(rng.uniform(np.log(low), np.log(high))))  # scale parameters: log-uniform
         else:
             value = float(rng.uniform(low, high))
         if kind == "camera":
             return _camera(value, rng)
+        if kind == "raw":
+            return sample_raw(value, rng)
+        if kind == "color-gaussian":
+            return sample_color_gaussian(value, rng)
         beta2 = float(np.exp(rng.uniform(np.log(1e-6), np.log(2e-3))))
         return make_noise(kind, **_params(kind, value, beta2))
 
@@ -88,6 +96,8 @@ def _camera(shot: float, rng: np.random.Generator):
 
 
 def _params(kind: str, value: float, beta2: float) -> dict:
+    if kind == "raw":
+        return {"shot": value, "read": beta2}
     return {"beta1": value, "beta2": beta2} if kind in ("nlf", "camera") else {_PARAM[kind]: value}
 
 
@@ -101,6 +111,8 @@ def noise_std_map(noise, clean: torch.Tensor, noisy: torch.Tensor) -> torch.Tens
         return noise.std(luma)
     if name == "Poisson":
         return (luma.clamp(0, 1) / noise.peak).sqrt()
+    if name in ("Camera", "ColorGaussian", "Raw"):  # no closed form after demosaicking, resizing, JPEG
+        return local_noise_std(noisy, clean)
     return torch.full_like(luma, float((noisy - clean).pow(2).mean().sqrt()))  # impulse/mask: rms
 
 
@@ -114,7 +126,6 @@ class Example:
     scene: str
     clean: np.ndarray
     noisy: np.ndarray | None = None
-    sigma: float = 0.0  # estimated noise level of a real noisy image (0-255 scale)
 
 
 def _as_channels(image: np.ndarray, channels: int) -> np.ndarray:
@@ -129,14 +140,38 @@ def _as_channels(image: np.ndarray, channels: int) -> np.ndarray:
     return image
 
 
-def load_clean(folder: str | Path, channels: int, min_size: int) -> list[Example]:
-    """Every image in a folder of clean images (sub-folders included)."""
+def load_clean(folder: str | Path, channels: int, min_size: int, downscale_from: int = 0) -> list[Example]:
+    """Every image in a folder of clean images (sub-folders included), less a documented
+    validation split (ImageNet1000's ImageNet-val: see `denoiser.evaluate.held_out`).
+    downscale_from > 0 halves (2x2 box filter) images whose short side is at least that, which
+    averages away their own noise and JPEG artefacts: cleaner targets. Images still smaller than
+    `min_size` are left out, with a note, when the folder has enough others."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder")
     paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    examples = [Example(str(p.relative_to(folder)), scene_of(p.name), _as_channels(read_image(p), channels)) for p in paths]
+    held = held_out(folder, [p.name for p in paths])
+    examples = []
+    for p in paths:
+        if p.name in held:
+            continue
+        image = _as_channels(read_image(p), channels)
+        if downscale_from and min(image.shape[:2]) >= downscale_from:
+            image = box_halve(image)
+        examples.append(Example(str(p.relative_to(folder)), scene_of(p.name), image))
+    if downscale_from:  # a mixed-size photo collection: small ones are expected, skip them
+        small = [e for e in examples if min(e.clean.shape[:2]) < min_size]
+        if small and len(small) < len(examples):
+            print(f"{folder}: left out {len(small)} images smaller than the {min_size}px patch", flush=True)
+            examples = [e for e in examples if min(e.clean.shape[:2]) >= min_size]
     return _check(examples, folder, min_size)
+
+
+def box_halve(image: np.ndarray) -> np.ndarray:
+    """(H, W, C) uint8/uint16 -> (H//2, W//2, C) by 2x2 averaging, same dtype."""
+    h, w = image.shape[0] // 2 * 2, image.shape[1] // 2 * 2
+    blocks = image[:h, :w].astype(np.float32).reshape(h // 2, 2, w // 2, 2, -1)
+    return np.rint(blocks.mean((1, 3))).astype(image.dtype)
 
 
 def find_pairs(folder: str | Path, split: str = "all") -> list[tuple[Path, Path, str]]:
@@ -158,15 +193,12 @@ def find_pairs(folder: str | Path, split: str = "all") -> list[tuple[Path, Path,
 
 
 def load_pairs(folder: str | Path, channels: int, min_size: int, split: str = "all") -> list[Example]:
-    from denoiser.noise import estimate_sigma
-    from denoiser.io import to_float
-
     examples = []
     for noisy_path, clean_path, scene in find_pairs(folder, split):
         noisy, clean = _as_channels(read_image(noisy_path), channels), _as_channels(read_image(clean_path), channels)
         if noisy.shape != clean.shape:
             raise ValueError(f"{noisy_path.name}: noisy {noisy.shape} and clean {clean.shape} differ in size")
-        examples.append(Example(noisy_path.name, scene, clean, noisy, estimate_sigma(to_float(noisy))))
+        examples.append(Example(noisy_path.name, scene, clean, noisy))
     return _check(examples, Path(folder), min_size)
 
 
@@ -229,7 +261,7 @@ class BatchMaker:
             sigma_map = noise_std_map(noise, clean, noisy)
         else:
             noisy = _photometric(noisy, gain, hue)
-            sigma_map = torch.full((1, *clean.shape[-2:]), ex.sigma / 255)
+            sigma_map = local_noise_std(noisy, clean)
         return noisy, clean, sigma_map
 
     def _pick(self, rng: np.random.Generator) -> Example:

@@ -70,11 +70,37 @@ def loss_fn(kind: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tens
     return torch.sqrt((output - target) ** 2 + 1e-6).mean()  # charbonnier
 
 
+def estimator_loss(estimate: torch.Tensor, target: torch.Tensor, under_weight: float = 0.7) -> torch.Tensor:
+    """CBDNet's asymmetric loss: squared error, with under-estimates weighted `under_weight` and
+    over-estimates 1 - under_weight. Too low a noise map leaves noise in; too high only smooths a
+    little more, which the strength control can undo. The error is taken on log(std + 0.5/255), so a
+    factor of 2 counts the same at sigma 3 as at sigma 50."""
+    error = torch.log(estimate + 0.5 / 255) - torch.log(target + 0.5 / 255)
+    weight = torch.where(error < 0, under_weight, 1 - under_weight)
+    return (weight * error.pow(2)).mean()
+
+
+def initial_weights(model: torch.nn.Module, source: str) -> None:
+    """Copy the weights of a trained model (shipped name or folder) into `model` wherever the names and
+    shapes agree; anything else (e.g. an estimator the source lacks) keeps its fresh initialisation.
+    A source that fits nothing at all is an error, not a silent fresh start."""
+    from denoiser.hub import load_model
+
+    source_state = load_model(source).state_dict()
+    own = model.state_dict()
+    matched = {k: v for k, v in source_state.items() if k in own and own[k].shape == v.shape}
+    if not matched:
+        raise ValueError(f"--init {source}: none of its weights fit this model's architecture")
+    model.load_state_dict(matched, strict=False)
+    fresh = sorted({k.split(".")[0] for k in own if k not in matched})
+    print(f"initialised {len(matched)}/{len(own)} tensors from {source}" + (f"; fresh: {fresh}" if fresh else ""), flush=True)
+
+
 def load_data(config: TrainConfig) -> tuple[list[Example], list[Example]]:
     """Training and validation examples (validation: --val, or a scene-wise split)."""
     clean, pairs = [], []
     for folder in config.clean:
-        clean += load_clean(folder, config.channels, max(config.patch, config.late_patch))
+        clean += load_clean(folder, config.channels, max(config.patch, config.late_patch), config.clean_downscale)
     for folder in config.pairs:
         pairs += load_pairs(folder, config.channels, max(config.patch, config.late_patch), config.pairs_split)
     if config.val:
@@ -187,7 +213,11 @@ def train(config: TrainConfig) -> Path:
         val_batch = val_maker.batch(0, range(min(64, 4 * config.batch)))
 
     torch.manual_seed(config.seed)  # identical initial weights on every rank
-    model = build_model(model_config(config)).to(device)
+    model = build_model(model_config(config))
+    if config.init and not config.resume:
+        initial_weights(model, config.init)
+    model = model.to(device)
+    has_estimator = getattr(model, "estimator", None) is not None
     model.train()
     ema = copy.deepcopy(model).eval().requires_grad_(False) if config.ema else None
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -215,7 +245,11 @@ def train(config: TrainConfig) -> Path:
                 group["lr"] = lr
             batch = late_maker.batch(step, late_shard) if step >= late_start else maker.batch(step, shard)
             noisy, clean, sigma_map = (t.to(device, non_blocking=True) for t in batch)
-            loss = loss_fn(config.loss, wrapped(noisy, sigma_map), clean)
+            if has_estimator:  # the denoiser learns from the true map, the estimator to predict it
+                output, estimate = wrapped(noisy, sigma_map, return_estimate=True)
+                loss = loss_fn(config.loss, output, clean) + config.estimator_loss * estimator_loss(estimate, sigma_map)
+            else:
+                loss = loss_fn(config.loss, wrapped(noisy, sigma_map), clean)
             if _agree(not torch.isfinite(loss).item(), world, device):  # never checkpoint a diverged model
                 raise RuntimeError(f"training diverged at step {step + 1} (loss {loss.item()}); the checkpoints in "
                                    f"{run / 'checkpoints'} are from before; try a lower --lr or --clip-grad")
