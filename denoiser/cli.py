@@ -65,9 +65,10 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .hub import load_model
-    from .inference import check_sigma, denoise, image_sigma
+    from .inference import check_sigma, check_strength, denoise, estimate_noise
 
     sigma = None if args.sigma is None else check_sigma(args.sigma)
+    strength = check_strength(args.strength)
     inputs = _collect_inputs(args.inputs)
     targets = _output_paths(inputs, Path(args.output), args.overwrite)
     model = load_model(args.model)
@@ -75,14 +76,15 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     for src, dst in tqdm(list(zip(inputs, targets)), desc="denoising", unit="image", disable=len(inputs) == 1):
         try:
             image = image_io.read_image(src)
-            if model.config.noise_map:
-                used = sigma if sigma is not None else image_sigma(image)
-                how = f"sigma {used:.1f}{'' if sigma is not None else ', estimated'}"
+            if not model.config.noise_map:
+                how = "blind model"
+            elif sigma is not None:
+                how = f"σ {sigma:.1f} given, strength {strength:g}"
             else:
-                used, how = None, "blind model"
-            out = denoise(image, model, sigma=used, tile=args.tile, strength=args.strength, ensemble=args.ensemble)
+                how = f"noise {estimate_noise(image, model, args.tile).describe()}, strength {strength:g}"
+            out = denoise(image, model, sigma=sigma, tile=args.tile, strength=strength, ensemble=args.ensemble)
             image_io.write_image(dst, out)
-            print(f"{src} -> {dst} ({how}, strength {args.strength:g})")
+            print(f"{src} -> {dst} ({how})")
         except (image_io.ImageReadError, ValueError) as err:
             failures += 1
             print(f"error: {err}", file=sys.stderr)
@@ -169,14 +171,24 @@ def cmd_add_noise(args: argparse.Namespace) -> int:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
+    from .hub import load_model
+    from .inference import estimate_noise
     from .noise import estimate_nlf, estimate_sigma
 
-    for path in args.inputs:
-        image = image_io.to_float(image_io.read_image(path))
-        colour = image[..., :3] if image.ndim == 3 else image
-        beta1, beta2 = estimate_nlf(colour)
-        print(f"{path}: sigma {estimate_sigma(colour):.2f} (0-255 scale); NLF beta1 {beta1:.3g}, beta2 {beta2:.3g}")
-    return 0
+    model = load_model(args.model)
+    failures = 0
+    for path in _collect_inputs(args.inputs):
+        try:
+            image = image_io.read_image(path)
+            values = image_io.to_float(image)
+            colour = values[..., :3] if values.ndim == 3 and values.shape[2] in (3, 4) else values
+            beta1, beta2 = estimate_nlf(colour)
+            print(f"{path}: noise {estimate_noise(image, model).describe()} [{getattr(model, 'name', args.model)}]; "
+                  f"white-noise σ {estimate_sigma(colour):.2f}; NLF beta1 {beta1:.3g}, beta2 {beta2:.3g} (0-255 scale for σ)")
+        except (image_io.ImageReadError, ValueError) as err:
+            failures += 1
+            print(f"error: {err}", file=sys.stderr)
+    return 2 if failures else 0
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
@@ -200,23 +212,35 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .hub import SHIPPED_DIR, SHIPPED_MODELS
-    from .report import ReportInputs, write_report
-
-    if args.weights_dir:
-        weights_dir = Path(args.weights_dir)
-    elif args.model in SHIPPED_MODELS:
-        weights_dir = SHIPPED_DIR / args.model
-    else:
-        raise CLIError("give --weights-dir for a model that is not shipped (results.json and the card go there)")
     import os
 
+    from .files import atomic_write_text
+    from .hub import DEFAULT_MODEL, SHIPPED_DIR, SHIPPED_MODELS
+    from .report import ReportInputs, card_for, write_report
+
+    model = args.model or DEFAULT_MODEL
+    if args.weights_dir:
+        weights_dir = Path(args.weights_dir)
+    elif model in SHIPPED_MODELS:
+        weights_dir = SHIPPED_DIR / model
+    else:
+        raise CLIError("give --weights-dir for a model that is not shipped (results.json and the card go there)")
+    repo_id = args.repo_id or f"denoiser-project/denoiser-{Path(model).name}"
+    cards = [Path(p) for p in args.card] if args.card else [weights_dir / "README.md"]
+    if args.render_only:  # re-render the cards from the results.json already there; measures nothing
+        results_path = weights_dir / "results.json"
+        if not results_path.is_file():
+            raise CLIError(f"{results_path}: missing; run the report without --render-only first")
+        results = json.loads(results_path.read_text())
+        for card in cards:
+            atomic_write_text(card, card_for(results, weights_dir, card, repo_id))
+        print("wrote " + ", ".join(str(p) for p in cards))
+        return 0
     data = Path(args.data or os.environ.get("DENOISER_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
     if not data.is_dir():
         raise CLIError(f"{data}: data folder not found (pass --data or set DENOISER_DATA)")
-    cards = [Path(p) for p in args.card] if args.card else [weights_dir / "README.md"]
-    inputs = ReportInputs(args.model, data, args.seed_model, args.real_model, args.limit)
-    write_report(inputs, weights_dir, cards, args.repo_id)
+    inputs = ReportInputs(model, data, args.seed_model, tuple(args.compare or ()), args.limit)
+    write_report(inputs, weights_dir, cards, repo_id)
     print("wrote " + ", ".join(str(p) for p in [weights_dir / "results.json", *cards]))
     return 0
 
@@ -230,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (one input) or folder")
     p.add_argument("--model", default=None, help="shipped name, local folder or Hub repo id[@revision]")
     p.add_argument("--sigma", type=float, default=None, help="noise level on the 0-255 scale (default: estimate)")
-    p.add_argument("--strength", type=float, default=1.0, help="0-1: blend the input back in to keep texture")
+    p.add_argument("--strength", type=float, default=1.0,
+                   help="0-4: scales the noise level (estimated or given); below 1 keeps texture, above removes more")
     p.add_argument("--ensemble", action="store_true", help="max quality: average 8 flips/rotations (8x slower)")
     p.add_argument("--tile", type=int, default=1024, help="tile size in pixels (bounds memory)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -275,18 +300,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_benchmark)
 
     p = sub.add_parser("report", help="evaluate a model on every benchmark and write its model card")
-    p.add_argument("--model", default="gaussian", help="shipped name, local folder or Hub repo id")
+    p.add_argument("--model", default=None, help="shipped name, local folder or Hub repo id (default: the photo model)")
+    p.add_argument("--render-only", action="store_true", help="only re-render the card(s) from the results.json already there")
     p.add_argument("--weights-dir", help="where results.json goes (default: the shipped model's folder)")
     p.add_argument("--data", default=None, help="data sets folder (default: $DENOISER_DATA or ../shared/data)")
     p.add_argument("--card", action="append", help="write the model card here (repeatable; default WEIGHTS/README.md)")
     p.add_argument("--seed-model", help="a trained seed-preset model to add as a row")
-    p.add_argument("--real-model", help="a camera-noise model to add to the PolyU table (e.g. real)")
-    p.add_argument("--repo-id", default="denoiser-project/denoiser-gaussian", help="the Hub repo the card describes")
+    p.add_argument("--compare", action="append", metavar="MODEL",
+                   help="another model to score beside it on the real-noise sets (repeatable), e.g. an older version's folder")
+    p.add_argument("--repo-id", default=None, help="the Hub repo the card describes (default: denoiser-project/denoiser-NAME)")
     p.add_argument("--limit", type=int, default=None, help="only the first N images per set (quick check)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("estimate", help="estimate the noise level (sigma) and NLF of images")
     p.add_argument("inputs", nargs="+", metavar="IN", help="image files and/or folders")
+    p.add_argument("--model", default=None, help="the model whose noise estimate to print (default: the photo model)")
     p.set_defaults(func=cmd_estimate)
     return parser
 

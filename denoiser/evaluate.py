@@ -53,18 +53,38 @@ def awgn(clean: np.ndarray, sigma: float, seed: int, index: int) -> np.ndarray:
     return (x + rng.standard_normal(x.shape, dtype=np.float64).astype(np.float32) * np.float32(sigma / 255)).astype(np.float32)
 
 
+def awgn_jpeg(clean: np.ndarray, sigma: float, seed: int, index: int, quality: int) -> np.ndarray:
+    """AWGN as in `awgn`, then clipped to 8 bits and JPEG-compressed at `quality`, as a photo
+    that was saved by a phone or re-shared would be; float32 in [0, 1]."""
+    from .degrade import jpeg
+
+    noisy = torch.from_numpy(np.clip(awgn(clean, sigma, seed, index), 0, 1).transpose(2, 0, 1).copy())
+    return jpeg(noisy, quality).numpy().transpose(1, 2, 0)
+
+
 def scene_of(name: str) -> str:
-    """Crops of one scene share a name prefix (PolyU `Canon5D2_chair_5.jpg` -> `Canon5D2_chair`)."""
+    """Crops of one scene share a name prefix (PolyU `Canon5D2_chair_5.jpg` -> `Canon5D2_chair`);
+    the separator may be doubled (PolyU's `NikonD800_6-3_125_5000_plant__4.jpg` is a `..._plant` crop)."""
+    stem = Path(name).stem
+    return re.sub(r"[_-]+\d+$", "", stem) or stem
+
+
+def _draw_key(name: str) -> str:
+    """The name groups `scene_split` draws from: `scene_of` as it was when the split was first
+    recorded (one separator only, so `plant__4` forms a group `plant_` of its own). Drawing over
+    these keeps the published split, and the train part shipped models were trained on, unchanged."""
     stem = Path(name).stem
     return re.sub(r"[_-]\d+$", "", stem) or stem
 
 
 def scene_split(names: Sequence[str], test_fraction: float = TEST_FRACTION) -> tuple[list[str], list[str]]:
     """The standard (train, test) split of a pairs folder by scene: fixed, never a scene on both sides.
-    The trainer's `--pairs-split train` and `evaluate(split="test")` both use it."""
-    scenes = sorted({scene_of(n) for n in names})
-    order = np.random.default_rng(20261125).permutation(len(scenes))
-    test = {scenes[i] for i in order[: max(1, round(test_fraction * len(scenes)))]} if len(scenes) > 1 else set()
+    The trainer's `--pairs-split train` and `evaluate(split="test")` both use it. The draw is over
+    `_draw_key` groups; a scene (`scene_of`) is in the test part when any of its groups was drawn."""
+    groups = sorted({_draw_key(n) for n in names})
+    order = np.random.default_rng(20261125).permutation(len(groups))
+    drawn = {groups[i] for i in order[: max(1, round(test_fraction * len(groups)))]} if len(groups) > 1 else set()
+    test = {scene_of(n) for n in names if _draw_key(n) in drawn}
     return [n for n in names if scene_of(n) not in test], [n for n in names if scene_of(n) in test]
 
 
@@ -128,6 +148,7 @@ def evaluate(
     tile: int | None = DEFAULT_TILE,
     dataset: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    jpeg_quality: int | None = None,
 ) -> list[EvalRecord]:
     """Score a model or a classical method (see baselines.METHODS).
 
@@ -137,7 +158,10 @@ def evaluate(
         method estimates sigma per image, unless `sigmas` gives fixed levels to try (one record
         each: how a classical method's strength is tuned on a training split).
     blind: hide the true sigma from the method (it estimates it).
-    split: for a pairs folder, "all", or the "train" / "test" part of `scene_split`.
+    split: for a pairs folder, "all", or the "train" / "test" part of `scene_split`; for a clean
+        folder with a documented validation split (`held_out`), "val" or "train" picks that part.
+    jpeg_quality: clean only: after the AWGN, clip to 8 bits and JPEG-compress at this quality
+        (the dataset is then named e.g. "CBSD68+jpeg80"); methods are then always blind.
     ensemble: models only: the x8 self-ensemble (the method is then named "<name> x8").
     Returns one EvalRecord per sigma (clean) or one for the pairs.
     """
@@ -146,11 +170,15 @@ def evaluate(
     name = _method_name(method) + (" x8" if ensemble and not isinstance(method, str) else "")
     records = []
     if clean is not None:
-        items = _load_clean(clean, limit)
-        dataset = dataset or _dataset_name(clean)
+        items = _load_clean(clean, limit, split)
+        dataset = dataset or _dataset_name(clean) + ("" if split == "all" else f"-{split}") + \
+            (f"+jpeg{jpeg_quality}" if jpeg_quality else "")
         for sigma in sigmas or (25,):
-            cases = ((awgn(ref, sigma, seed, i), ref) for i, ref in enumerate(items))
-            given = None if blind else sigma
+            if jpeg_quality:
+                cases = ((awgn_jpeg(ref, sigma, seed, i, jpeg_quality), ref) for i, ref in enumerate(items))
+            else:
+                cases = ((awgn(ref, sigma, seed, i), ref) for i, ref in enumerate(items))
+            given = None if blind or jpeg_quality else sigma
             records.append(_score(method, name, dataset, sigma, given, cases, len(items), tile, ensemble, progress))
     else:
         items = _load_pairs(pairs, limit, split)
@@ -188,9 +216,16 @@ def _dataset_name(source) -> str:
     return Path(source).name if isinstance(source, (str, os.PathLike)) else "images"
 
 
-def _load_clean(clean, limit: int | None) -> list[np.ndarray]:
+def _load_clean(clean, limit: int | None, split: str = "all") -> list[np.ndarray]:
     if isinstance(clean, (str, os.PathLike)):
-        paths = list_images(clean)[:limit]
+        paths = list_images(clean)
+        if split != "all":
+            held = held_out(clean, [p.name for p in paths])
+            if split not in ("val", "train") or not held:
+                raise ValueError(f"{clean}: split {split!r} needs a folder with a documented validation split "
+                                 f"({sorted(HELD_OUT_EVERY)}), and split val or train")
+            paths = [p for p in paths if (p.name in held) == (split == "val")]
+        paths = paths[:limit]
         if not paths:
             raise ValueError(f"{clean}: no images found")
         return [read_image(p) for p in paths]

@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
+from .files import atomic_write
 from .model import ModelConfig, build_model
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 SHIPPED_DIR = Path(__file__).parent / "weights"
-SHIPPED_MODELS = ("gaussian", "real")  # short names of folders inside SHIPPED_DIR
-# gaussian: trained on synthetic white Gaussian noise (sigma 0-75), takes a noise level;
-# real: trained on camera noise (synthetic in linear light + real PolyU pairs), blind.
-DEFAULT_MODEL = "gaussian"
+SHIPPED_MODELS = ("photo", "gaussian")  # short names of folders inside SHIPPED_DIR
+# photo: for real photos (camera, phone and JPEG noise and white noise); estimates its own per-pixel
+#        noise map, which `strength` scales;
+# gaussian: white Gaussian noise of a known or estimated sigma (0-75), the benchmark model.
+DEFAULT_MODEL = "photo"
+# Names that were shipped before and now mean another model (loading one says so).
+RENAMED_MODELS = {"real": "photo"}  # real (blind camera-noise model, v2) was replaced by photo
 
 
 class ModelLoadError(RuntimeError):
@@ -39,17 +42,6 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
         model = inner
 
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def save_model(model: torch.nn.Module, folder: str | os.PathLike) -> Path:
     """Write config.json and model.safetensors into `folder` (each atomically); returns the folder."""
     from safetensors.torch import save_file
@@ -58,8 +50,8 @@ def save_model(model: torch.nn.Module, folder: str | os.PathLike) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    _atomic_write(folder / WEIGHTS_NAME, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
-    _atomic_write(folder / CONFIG_NAME, lambda tmp: Path(tmp).write_text(model.config.to_json() + "\n"))
+    atomic_write(folder / WEIGHTS_NAME, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
+    atomic_write(folder / CONFIG_NAME, lambda tmp: Path(tmp).write_text(model.config.to_json() + "\n"))
     return folder
 
 
@@ -138,6 +130,12 @@ def load_model(
     `.name` set to where it came from.
     """
     source = str(source if source is not None else os.environ.get("DENOISER_MODEL") or DEFAULT_MODEL)
+    if source in RENAMED_MODELS and not Path(source).is_dir():
+        import warnings
+
+        warnings.warn(f"the shipped model {source!r} was replaced by {RENAMED_MODELS[source]!r}; loading that",
+                      stacklevel=2)
+        source = RENAMED_MODELS[source]
     if source.startswith(HUB_PREFIX):  # explicit: never a local folder, even if one has that name
         return _load_hub_id(source[len(HUB_PREFIX):], revision, device, endpoint, token)
     if source in SHIPPED_MODELS:

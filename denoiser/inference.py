@@ -60,6 +60,8 @@ def denoise_tensor(
     """Denoise (B, C, H, W) float (any range) with `sigma_map` (B, 1, H, W) or (B, 1, 1, 1) in
     [0, 1] units; returns (B, C, H, W) float, unclipped. `tile=None` processes the whole image.
     sigma_map None with a model that has an estimator: its estimate, times `noise_scale`."""
+    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, numbers.Integral) or tile < 1):
+        raise ValueError(f"tile must be a positive number of pixels (or None for the whole image), got {tile!r}")
     stride, margin = model.stride, _round_up(model.receptive_radius(), model.stride)
     height, width = noisy.shape[-2:]
     pad_h, pad_w = _round_up(height, stride) - height, _round_up(width, stride) - width

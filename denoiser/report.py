@@ -1,7 +1,10 @@
 """`python -m denoiser report`: measure a model and write its model card from the measurements.
 
-Every number in the card comes from this run of `evaluate()` and the benchmark (or from the
-training log shipped beside the weights); the published rows are cited constants.
+One generator for every shipped model: `measure()` picks the sections for the model's kind
+("photo": real-noise sets, blind; "gaussian": the AWGN benchmark), writes them to the weights
+folder's results.json, and `render_card()` turns any results.json back into the same card.
+Every number in the card comes from that file (or from the training log shipped beside the
+weights); the published rows are cited constants.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ class ReportInputs:
     model_source: str | None
     data: Path
     seed_model: str | None = None
-    real_model: str | None = None
+    compare: tuple[str, ...] = ()  # other models scored beside it on the real-noise sets
     limit: int | None = None
 
 
@@ -45,9 +48,16 @@ def measure(inputs: ReportInputs, progress=print) -> dict:
     from .hub import load_model
     from .model import count_parameters, macs_per_pixel
 
+    from .inference import has_estimator
+
     model = load_model(inputs.model_source)
     data, limit = inputs.data, inputs.limit
-    out: dict = {"model": model.name, "parameters": count_parameters(model), "macs_per_pixel": macs_per_pixel(model)}
+    out: dict = {"model": model.name, "kind": "photo" if has_estimator(model) else "gaussian",
+                 "parameters": count_parameters(model), "macs_per_pixel": macs_per_pixel(model)}
+    if out["kind"] == "photo":
+        from .report_photo import measure_photo
+
+        return {**out, **measure_photo(model, inputs.model_source, data, list(inputs.compare), limit, progress)}
 
     def run(section: str, method, **kwargs) -> None:
         records = evaluate(method, limit=limit, **kwargs)
@@ -76,10 +86,8 @@ def measure(inputs: ReportInputs, progress=print) -> dict:
             out["polyu_tuned_sigma"][method] = best
             run("polyu", method, pairs=polyu, split="test", sigmas=(best,))
         run("polyu", model, pairs=polyu, split="test")
-        if inputs.real_model:
-            real = load_model(inputs.real_model)
-            run("polyu", real, pairs=polyu, split="test")
-            run("polyu", real, pairs=polyu, split="test", ensemble=True)
+        for other in inputs.compare:
+            run("polyu", load_model(other), pairs=polyu, split="test")
     speed = measure_throughput(model)
     speed["photo"] = photo_in_fresh_process(inputs.model_source)
     out["speed"] = speed
@@ -99,6 +107,8 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 def render_card(results: dict, weights_dir: Path, repo_id: str, assets: str = "") -> str:
     """Markdown model card (with Hub front matter and model-index) from `measure()`'s results;
     `assets` prefixes the image links (the card may live beside the weights or elsewhere)."""
+    if results.get("kind") == "photo":
+        return _render_photo_card(results, weights_dir, repo_id, assets)
     cbsd = _row(results.get("cbsd68", []))
     ours = [cbsd.get(s, {}).get("psnr") for s in SIGMAS]
     lines = [_front_matter(results, repo_id), f"# {repo_id.split('/')[-1]}: a CPU-friendly denoising autoencoder", ""]
@@ -154,7 +164,7 @@ def render_card(results: dict, weights_dir: Path, repo_id: str, assets: str = ""
         lines += ["", f"## Real camera noise: PolyU test scenes ({n} pairs)", "",
                   "The standard scene split (`denoiser.evaluate.scene_split`): no test scene was used for",
                   "training or tuning. Classical rows use a strength (σ) tuned for PSNR on the train scenes;",
-                  "the Gaussian model uses σ estimated per image; the real model is blind.", "",
+                  "the Gaussian model uses σ estimated per image; other models are blind.", "",
                   "| method | PSNR | SSIM |", "|---|---|---|"]
         for r in polyu:
             if r["method"] == "noisy":
@@ -165,22 +175,23 @@ def render_card(results: dict, weights_dir: Path, repo_id: str, assets: str = ""
                 name = r["method"]
             lines.append(f"| {name} | {r['psnr']:.2f} | {r['ssim']:.4f} |")
         lines += ["", "The Gaussian model was trained on white Gaussian noise only; real sensor noise is signal-",
-                  "dependent, spatially correlated and often JPEG-compressed, which is what the `real` model is for."]
+                  "dependent, spatially correlated and often JPEG-compressed, which is what the `photo` model is for."]
     speed = results.get("speed")
     if speed:
         photo = speed["photo"]
         lines += ["", "## Speed (this machine's CPU)", "",
                   f"- {speed['mp_per_s']:.2f} megapixels/s for RGB through `denoise()` on {speed['threads']} threads;",
-                  f"  a DnCNN-architecture network (17×64, random weights) runs at {speed['dncnn_mp_per_s']:.3f} MP/s in the",
+                  f"  a DnCNN-architecture network (17×64, random weights, {speed.get('dncnn_layout', 'channels_last')}, "
+                  f"{speed.get('dncnn_size', 256)}²) runs at {speed['dncnn_mp_per_s']:.3f} MP/s in the",
                   f"  same run: {speed['speedup_vs_dncnn']:.1f}× faster.",
                   f"- A 12-megapixel photo (4000×3000): {photo['seconds']:.1f} s, peak memory {photo['peak_memory_gb']:.2f} GB.",
                   "", "Measured by `python -m denoiser benchmark`."]
-    lines += _training_section(weights_dir, assets)
+    lines += _training_section(weights_dir, assets, results["model"])
     lines += [
-        "", "## Use", "", "```python", "import denoiser", "", "model = denoiser.load_model()  # or a folder / \"owner/repo@revision\"",
+        "", "## Use", "", "```python", "import denoiser", "", "model = denoiser.load_model(\"gaussian\")  # or a folder / \"owner/repo@revision\"",
         "clean = denoiser.denoise(denoiser.read_image(\"noisy.png\"), model, sigma=None)  # sigma: 0-255 scale", "```",
         "", "## Limitations", "",
-        "- Trained on synthetic additive white Gaussian noise (σ 0–75); real camera noise needs a model trained for it.",
+        "- Trained on synthetic additive white Gaussian noise (σ 0–75); for real photos use the `photo` model.",
         "- Above σ = 75 it has never seen the noise level; the estimate of σ is for white noise and",
         "  under-estimates spatially correlated noise.",
         "", "## Data and licence", "",
@@ -207,14 +218,46 @@ def _training_budget(weights_dir: Path, command_out: str | None = None) -> dict 
     return budget
 
 
+# Options that do not change the weights (or name where they go), left out of a card's command.
+NOT_IN_COMMAND = ("out", "resume", "from_checkpoint", "push_to_hub", "private", "revision", "log_every",
+                  "checkpoint_every", "device")
+
+
 def _training_command(config: dict, out: str) -> str:
-    """The `python -m train` command line that reproduces a run (the options that change the weights)."""
-    args = [f"--{key} {folder}" for key in ("clean", "pairs") for folder in config.get(key, [])]
-    for key in COMMAND_KEYS:
-        if key in OPTIONAL_KEYS and not config.get(OPTIONAL_KEYS[key]):
-            continue
-        args.append(f"--{key.replace('_', '-')} {config[key]}")
+    """The `python -m train` command line that reproduces a run, from its train_config.json: the
+    data, then the core recipe (always shown), then every other option that differs from its default."""
+    import dataclasses
+
+    from train.config import TrainConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    args = []
+    for key in ("clean", "pairs"):
+        if config.get(key):
+            args.append(f"--{key} " + " ".join(config[key]))
+    shown = [k for k in COMMAND_KEYS if k not in OPTIONAL_KEYS or config.get(OPTIONAL_KEYS[k])]
+    shown += [k for k in defaults if k not in shown and k not in ("clean", "pairs", *NOT_IN_COMMAND)
+              and k in config and _plain(config[k]) != _plain(defaults[k])]
+    for key in shown:
+        value = config[key]
+        flag = f"--{key.replace('_', '-')}"
+        if isinstance(value, bool):
+            args.append(flag if value else f"--no-{key.replace('_', '-')}")
+        elif isinstance(value, (list, tuple)):
+            args.append(f"{flag} " + " ".join(str(v) for v in value))
+        else:
+            args.append(f"{flag} {_quote(value)}")
     return "python -m train " + " ".join(args) + f" --out {out}"
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _quote(value) -> str:
+    import shlex
+
+    return shlex.quote(str(value))
 
 
 def _front_matter(results: dict, repo_id: str) -> str:
@@ -231,7 +274,7 @@ def _front_matter(results: dict, repo_id: str) -> str:
             "tags:\n  - image-denoising\n  - autoencoder\n  - pytorch\ndatasets:\n  - CBSD68\n" + index + "\n---\n")
 
 
-def _training_section(weights_dir: Path, assets: str) -> list[str]:
+def _training_section(weights_dir: Path, assets: str, name: str = "gaussian") -> list[str]:
     config_path = weights_dir / "train_config.json"
     if not config_path.is_file():
         return []
@@ -241,20 +284,73 @@ def _training_section(weights_dir: Path, assets: str) -> list[str]:
     if budget:
         lines.append(f"{budget['steps']} steps in {budget['minutes']:.0f} minutes on this machine "
                      f"({config.get('threads') or 'default'} CPU thread(s)).")
-    lines += ["", "```bash", _training_command(config, "runs/gaussian"), "```", "",
+    lines += ["", "```bash", _training_command(config, f"runs/{name}"), "```", "",
               f"![training curves]({assets}curves.png)", "", f"![noisy / reference / denoised]({assets}samples.png)"]
     return lines
+
+
+def _render_photo_card(results: dict, weights_dir: Path, repo_id: str, assets: str) -> str:
+    from .report_photo import render_photo
+
+    name = results["model"]
+    lines = [_front_matter(results, repo_id), f"# {repo_id.split('/')[-1]}: denoising for real photos, on a CPU", ""]
+    lines += [
+        "The default model of `denoiser`. The same encoder–decoder as the `gaussian` model, with a small noise",
+        "estimator in front (as in CBDNet, Guo et al., CVPR 2019): a five-layer CNN on 4×4-unshuffled pixels predicts",
+        "a per-pixel noise-level map, which the denoiser takes as an extra input. The map is what `strength` scales:",
+        "1 is the estimate, lower keeps grain and texture, higher removes more.",
+        "",
+        "Trained on clean photos (CBSD432 and the 900 training images of ImageNet1000, those of 400 px or more",
+        "downscaled 2× for cleaner targets) with a random mix of white Gaussian noise; Gaussian noise with",
+        "correlated channels, optionally resize-correlated and JPEG-compressed (quality 30–95); and sensor",
+        "noise added in linear raw after unprocessing (inverse tone curve, gamma, colour matrix and white-balance",
+        "gains; Bayer mosaic; Poisson–Gaussian noise with read noise tied to shot noise), demosaicked, processed",
+        "back and, half the time, JPEG-compressed (Brooks et al., CVPR 2019; Zhang et al., 2023); plus the real",
+        "pairs of PolyU's train scenes. The estimator learns the true local noise level with CBDNet's asymmetric",
+        "loss (under-estimates cost more). Started from the `gaussian` model's weights.",
+        "",
+        f"- Parameters: {results['parameters'] / 1e6:.2f} M; multiply-adds per pixel: {results['macs_per_pixel'] / 1e3:.1f} k",
+    ]
+    lines += render_photo(results)
+    lines += _training_section(weights_dir, assets, name)
+    lines += [
+        "", "## Use", "", "```python", "import denoiser", "",
+        "model = denoiser.load_model()  # the photo model",
+        "image = denoiser.read_image(\"photo.jpg\")",
+        "print(denoiser.estimate_noise(image, model).describe())",
+        "clean = denoiser.denoise(image, model)                # strength 1: the estimated noise map",
+        "gentler = denoiser.denoise(image, model, strength=0.6)  # keep more grain", "```",
+        "", "## Limitations", "",
+        "- The noise estimate reads fine texture (foliage, fabric, hair) partly as noise; lower the strength",
+        "  where such detail matters.",
+        "- Trained on synthetic camera pipelines and one real-pair set (PolyU); very heavy phone noise in the",
+        "  dark, banding and hot pixels are outside what it saw.",
+        "", "## Data and licence", "",
+        "Training images: BSDS500 (CBSD432; research and non-commercial use, Martin et al., ICCV 2001), ImageNet",
+        "samples (non-commercial research; Deng et al., CVPR 2009) and PolyU (non-commercial, Xu et al.,",
+        "arXiv:1804.02603). SIDD12 (Abdelhamed et al., CVPR 2018) was used for validation only. The code is MIT;",
+        "use the weights accordingly.",
+        "", f"_Generated by `python -m denoiser report` from the measurements in `{weights_dir.name}/results.json`._", "",
+    ]
+    return "\n".join(lines)
 
 
 def write_report(inputs: ReportInputs, weights_dir: Path, card_paths: list[Path], repo_id: str) -> dict:
     """Measure, then write results.json into the weights folder and the card to each path
     (image links are made relative to each card's folder)."""
-    import os
+    from .files import atomic_write_text
 
     results = measure(inputs)
-    (weights_dir / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    atomic_write_text(weights_dir / "results.json", json.dumps(results, indent=1) + "\n")
     for path in card_paths:
-        relative = os.path.relpath(weights_dir.resolve(), path.resolve().parent)
-        assets = "" if relative == "." else relative.replace(os.sep, "/") + "/"
-        path.write_text(render_card(results, weights_dir, repo_id, assets))
+        atomic_write_text(path, card_for(results, weights_dir, path, repo_id))
     return results
+
+
+def card_for(results: dict, weights_dir: Path, path: Path, repo_id: str) -> str:
+    """The card for `results` as written to `path` (image links relative to the card's folder)."""
+    import os
+
+    relative = os.path.relpath(weights_dir.resolve(), path.resolve().parent)
+    assets = "" if relative == "." else relative.replace(os.sep, "/") + "/"
+    return render_card(results, weights_dir, repo_id, assets)

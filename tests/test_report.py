@@ -60,3 +60,57 @@ def test_seed_row_states_the_command_that_trained_it(tmp_path):
     card = render_card({**results(), "seed_training": budget}, tmp_path / "elsewhere", "owner/name")
     assert "seed preset (paper's network, 440 steps / 85 min)" in card
     assert budget["command"] in card
+
+
+def photo_results() -> dict:
+    def rec(section_method, dataset, psnr, ssim=0.9, sigma=None, n=12):
+        return {"method": section_method, "dataset": dataset, "sigma": sigma, "psnr": psnr, "ssim": ssim, "n": n}
+
+    return {
+        "model": "photo", "kind": "photo", "parameters": 1_750_000, "macs_per_pixel": 58_000.0,
+        "sidd12": [rec("noisy", "SIDD12", 22.98), rec("photo", "SIDD12", 34.61), rec("gaussian", "SIDD12", 25.22)],
+        "polyu": [rec("noisy", "PolyU-test", 35.78, n=34), rec("nlmeans", "PolyU-test", 37.0, sigma=4, n=34),
+                  rec("photo", "PolyU-test", 38.0, 0.966, n=34)],
+        "polyu_tuned_sigma": {"nlmeans": 4},
+        "cbsd68_blind": [rec("photo", "CBSD68", p, sigma=s, n=68) for s, p in zip(SIGMAS, (33.6, 31.0, 27.6))],
+        "cbsd68_gaussian_true_sigma": [rec("gaussian", "CBSD68", p, sigma=s, n=68) for s, p in zip(SIGMAS, (33.69, 31.08, 27.90))],
+        "cbsd68_jpeg": [rec("photo", "CBSD68+jpeg80", 28.0, sigma=25), rec("gaussian", "CBSD68+jpeg80", 25.86, sigma=25)],
+        "speed": {"mp_per_s": 1.5, "threads": 2, "dncnn_mp_per_s": 0.1, "speedup_vs_dncnn": 15.0, "size": 1024,
+                  "dncnn_layout": "NCHW", "photo": {"seconds": 11.0, "peak_memory_gb": 1.6}},
+    }
+
+
+def test_photo_card_shows_every_section_and_which_targets_were_met(tmp_path):
+    write_run(tmp_path, 6000.0, preset="photo", init="gaussian", pairs=["data/PolyU"], pairs_split="train")
+    card = render_card(photo_results(), tmp_path, "owner/denoiser-photo")
+    assert "## Phone noise: SIDD12 (12 smartphone crops, mean PSNR) (12 pairs)" in card
+    assert "| **photo** (this model, blind) | 34.61 | 0.9000 |" in card
+    assert "| nlmeans (σ 4 tuned on the train scenes) | 37.00 | 0.9000 |" in card
+    assert "| difference | -0.09 | -0.08 | -0.30 |" in card
+    assert "| SIDD12, blind | ≥ 34.5 dB | 34.61 | met |" in card
+    assert "| PolyU test, blind | ≥ 38.2 / ≥ 0.965 | 38.00 / 0.9660 | missed |" in card
+    assert "| -0.09 / -0.08 / -0.30 | missed |" in card  # σ 50 is 0.30 below: outside 0.2 dB
+    assert "| +2.14 | met |" in card  # JPEG row: 28.00 - 25.86
+    assert "15.0× | met |" in card
+    assert "--pairs data/PolyU" in card and "--init gaussian" in card and "--pairs-split train" in card
+    assert "--preset photo" in card and card.rstrip().endswith("results.json`._")
+
+
+def test_each_shipped_card_is_the_render_of_its_results():
+    """A shipped card is never edited by hand: it equals what `report --render-only` writes."""
+    from pathlib import Path
+
+    from denoiser.hub import SHIPPED_DIR, SHIPPED_MODELS
+    from denoiser.report import card_for
+
+    checked = 0
+    for name in SHIPPED_MODELS:
+        folder = SHIPPED_DIR / name
+        results = json.loads((folder / "results.json").read_text())
+        card = folder / "README.md"
+        assert card.read_text() == card_for(results, folder, card, f"denoiser-project/denoiser-{name}"), name
+        checked += 1
+    top = Path(__file__).resolve().parents[1] / "model_card.md"  # the repo's card is the default model's
+    default = json.loads((SHIPPED_DIR / SHIPPED_MODELS[0] / "results.json").read_text())
+    assert top.read_text() == card_for(default, SHIPPED_DIR / SHIPPED_MODELS[0], top, f"denoiser-project/denoiser-{SHIPPED_MODELS[0]}")
+    assert checked == len(SHIPPED_MODELS) >= 2

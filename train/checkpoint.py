@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from denoiser.files import atomic_write_text
 from denoiser.hub import save_model, unwrap
 
 KEEP = 2
@@ -75,12 +76,7 @@ def save_checkpoint(run: Path, step: int, model, optimizer, ema, state: dict, be
 
 
 def _write_pointer(path: Path, name: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".latest.")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(name + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    atomic_write_text(path, name + "\n")
 
 
 def find_checkpoint(run: Path, which: str = "latest") -> Path | None:

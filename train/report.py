@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from denoiser.files import atomic_write_text
 from denoiser.hub import save_model, unwrap
 
 from .config import TrainConfig
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 def write_logs(run: Path, history: list[dict]) -> None:
     """Rewrite RUN/log.csv and RUN/log.json from the full history (so a resumed run has no duplicates)."""
     columns = list(dict.fromkeys(k for entry in history for k in entry))
     lines = [",".join(columns)] + [",".join(_cell(e.get(c)) for c in columns) for e in history]
-    _atomic_text(run / "log.csv", "\n".join(lines) + "\n")
-    _atomic_text(run / "log.json", json.dumps(history, indent=1) + "\n")
+    atomic_write_text(run / "log.csv", "\n".join(lines) + "\n")
+    atomic_write_text(run / "log.json", json.dumps(history, indent=1) + "\n")
 
 
 def _cell(value) -> str:
@@ -103,5 +95,5 @@ def export_run(run: Path, model, config: TrainConfig, state: dict, finished: boo
     if history:
         plot_curves(history, folder / "curves.png")
     sample_strip(model, val_examples, config, folder / "samples.png")
-    _atomic_text(folder / "README.md", render_run_card(unwrap(model), config, state, finished))
+    atomic_write_text(folder / "README.md", render_run_card(unwrap(model), config, state, finished))
     return folder
