@@ -67,6 +67,13 @@ def measure_throughput(model: nn.Module, size: int = 1024, repeats: int = 3) -> 
             "dncnn_size": size, "dncnn_layout": "NCHW", "speedup_vs_dncnn": ours / theirs}
 
 
+def peer_throughput(peer: nn.Module, size: int = 1024, repeats: int = 3) -> float:
+    """MP/s of `denoise()` with a peer model (given sigma 25, so it pays for no estimate) on the same
+    synthetic photo `measure_throughput` uses."""
+    image = synthetic_photo(size, size)
+    return size * size / 1e6 / _best_of(lambda: denoise(image, peer, sigma=25), repeats)
+
+
 def photo_run(source: str | None, height: int = 3000, width: int = 4000) -> dict:
     """Denoise one height x width photo in this process; returns seconds and peak resident memory."""
     from .hub import load_model
@@ -98,6 +105,9 @@ def format_benchmark(result: dict) -> str:
         f"DnCNN:  {result['dncnn_mp_per_s']:.3f} MP/s (17x64, random weights, {result['dncnn_layout']}, same size)",
         f"ratio:  {result['speedup_vs_dncnn']:.1f}x",
     ]
+    for name, mp_per_s in result.get("peers", {}).items():
+        lines.append(f"{name}: {mp_per_s:.3f} MP/s (through denoise(), same image); ours is "
+                     f"{result['mp_per_s'] / mp_per_s:.1f}x its speed")
     if "photo" in result:
         p = result["photo"]
         lines.append(f"12 MP photo (4000x3000): {p['seconds']:.1f} s, peak memory {p['peak_memory_gb']:.2f} GB")

@@ -97,17 +97,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
     from .hub import load_model
 
+    from .peers import load_peer
+
     if (args.clean is None) == (args.pairs is None):
         raise CLIError("give --clean DIR (with --sigma) or --pairs DIR")
     methods = args.method or []
+    peers = [load_peer(spec) for spec in args.peer or []]  # load first: a bad path fails before any work
     models = args.model or ([] if methods else [None])
-    records = []
+    records, ours = [], []
     for source in models:
         model = load_model(source)
-        records += _evaluate_one(evaluate, model, args, tqdm)
+        ours += _evaluate_one(evaluate, model, args, tqdm)
+    records += ours
     for method in methods:
         records += _evaluate_one(evaluate, method, args, tqdm)
+    theirs = [r for peer in peers for r in _evaluate_one(evaluate, peer, args, tqdm)]
+    records += theirs
     print(format_table([r.summary() for r in records]))
+    if theirs:
+        print("\n" + format_differences([r.summary() for r in ours], [r.summary() for r in theirs]))
     if args.json:
         Path(args.json).write_text(json.dumps([r.summary() for r in records], indent=2) + "\n")
         print(f"wrote {args.json}")
@@ -125,7 +133,8 @@ def _evaluate_one(evaluate, method, args, tqdm) -> list:
 
     try:
         return evaluate(method, clean=args.clean, sigmas=args.sigma, pairs=args.pairs, seed=args.seed,
-                        limit=args.limit, blind=args.blind, split=args.split, progress=progress)
+                        limit=args.limit, blind=args.blind, split=args.split, progress=progress,
+                        jpeg_quality=args.jpeg_quality)
     finally:
         bar.close()
 
@@ -138,6 +147,18 @@ def format_table(rows: list[dict]) -> str:
         sigma = "est." if r["sigma"] is None else f"{r['sigma']:g}"
         lines.append(f"{r['dataset']:<12} {sigma:>6} {r['method']:<24} {r['n']:>4} {r['psnr']:>7.2f} "
                      f"{r['ssim']:>7.4f} {r['mp_per_s']:>8.3f}")
+    return "\n".join(lines)
+
+
+def format_differences(ours: list[dict], theirs: list[dict]) -> str:
+    """PSNR of each of our records minus the peer's on the same dataset and sigma (same noisy inputs)."""
+    lines = [f"{'dataset':<12} {'sigma':>6} {'ours':<16} {'peer':<10} {'ΔPSNR':>7} {'speed ×':>8}"]
+    for a in ours:
+        for b in theirs:
+            if (a["dataset"], a["sigma"]) == (b["dataset"], b["sigma"]):
+                sigma = "est." if a["sigma"] is None else f"{a['sigma']:g}"
+                lines.append(f"{a['dataset']:<12} {sigma:>6} {a['method']:<16} {b['method']:<10} "
+                             f"{a['psnr'] - b['psnr']:>+7.2f} {a['mp_per_s'] / b['mp_per_s']:>8.1f}")
     return "\n".join(lines)
 
 
@@ -194,14 +215,18 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 def cmd_benchmark(args: argparse.Namespace) -> int:
     import torch
 
-    from .benchmark import format_benchmark, measure_throughput, photo_in_fresh_process
+    from .benchmark import format_benchmark, measure_throughput, peer_throughput, photo_in_fresh_process
     from .hub import load_model
     from .model import macs_per_pixel
+    from .peers import load_peer
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    peers = [load_peer(spec) for spec in args.peer or []]
     model = load_model(args.model)
     result = {"model": model.name, "macs_per_pixel": macs_per_pixel(model), **measure_throughput(model, args.size)}
+    if peers:
+        result["peers"] = {peer.name: peer_throughput(peer, args.size) for peer in peers}
     if not args.skip_photo:
         result["photo"] = photo_in_fresh_process(args.model)
     print(format_benchmark(result))
@@ -270,8 +295,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", action="append", help="model to score (repeatable); default: the shipped model")
     p.add_argument("--method", action="append", help="classical method to score (repeatable)")
     p.add_argument("--blind", action="store_true", help="do not give the true sigma to the method")
-    p.add_argument("--split", choices=("all", "train", "test"), default="all",
-                   help="with --pairs: the standard scene split's train or test part")
+    p.add_argument("--peer", action="append", metavar="NAME=PATH",
+                   help="another group's trained model to run on the same noisy inputs, e.g. "
+                        "ffdnet=../shared/peers/ffdnet_color.safetensors (repeatable; never shipped)")
+    p.add_argument("--jpeg-quality", type=int, default=None,
+                   help="with --clean: JPEG-compress each noisy image at this quality (methods are then blind)")
+    p.add_argument("--split", choices=("all", "train", "test", "val"), default="all",
+                   help="with --pairs: the standard scene split's train or test part; with --clean ImageNet1000: val (ImageNet-val) or train")
     p.add_argument("--seed", type=int, default=0, help="base seed of the per-image noise generators (same seed, same noisy images)")
     p.add_argument("--limit", type=int, default=None, help="only the first N images")
     p.add_argument("--json", help="write the records to this JSON file")
@@ -296,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=1024, help="side of the square RGB test image")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     p.add_argument("--skip-photo", action="store_true", help="skip the 12-megapixel run")
+    p.add_argument("--peer", action="append", metavar="NAME=PATH",
+                   help="also time another group's model on the same image, e.g. ffdnet=../shared/peers/ffdnet_color.safetensors")
     p.add_argument("--json", help="write the results to this JSON file")
     p.set_defaults(func=cmd_benchmark)
 
