@@ -252,6 +252,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise CLIError("give --weights-dir for a model that is not shipped (results.json and the card go there)")
     repo_id = args.repo_id or f"denoiser-project/denoiser-{Path(model).name}"
     cards = [Path(p) for p in args.card] if args.card else [weights_dir / "README.md"]
+    if args.readme:  # the commands that trained each shipped model, from their train_config.json
+        from .report import training_commands_block, write_readme_block
+
+        write_readme_block(Path(args.readme), training_commands_block({n: SHIPPED_DIR / n for n in SHIPPED_MODELS}))
+        print(f"wrote the training commands into {args.readme}")
     if args.render_only:  # re-render the cards from the results.json already there; measures nothing
         results_path = weights_dir / "results.json"
         if not results_path.is_file():
@@ -334,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="evaluate a model on every benchmark and write its model card")
     p.add_argument("--model", default=None, help="shipped name, local folder or Hub repo id (default: the photo model)")
     p.add_argument("--render-only", action="store_true", help="only re-render the card(s) from the results.json already there")
+    p.add_argument("--readme", help="also write the shipped models' training commands between this README's markers")
     p.add_argument("--weights-dir", help="where results.json goes (default: the shipped model's folder)")
     p.add_argument("--data", default=None, help="data sets folder (default: $DENOISER_DATA or ../shared/data)")
     p.add_argument("--card", action="append", help="write the model card here (repeatable; default WEIGHTS/README.md)")

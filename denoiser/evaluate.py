@@ -83,7 +83,8 @@ def scene_split(names: Sequence[str], test_fraction: float = TEST_FRACTION) -> t
     `_draw_key` groups; a scene (`scene_of`) is in the test part when any of its groups was drawn."""
     groups = sorted({_draw_key(n) for n in names})
     order = np.random.default_rng(20261125).permutation(len(groups))
-    drawn = {groups[i] for i in order[: max(1, round(test_fraction * len(groups)))]} if len(groups) > 1 else set()
+    several = len({scene_of(n) for n in names}) > 1  # one scene: nothing to hold out
+    drawn = {groups[i] for i in order[: max(1, round(test_fraction * len(groups)))]} if several else set()
     test = {scene_of(n) for n in names if _draw_key(n) in drawn}
     return [n for n in names if scene_of(n) not in test], [n for n in names if scene_of(n) in test]
 

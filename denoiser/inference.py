@@ -162,11 +162,13 @@ def _model_input(planes: np.ndarray, model: torch.nn.Module) -> tuple[torch.Tens
     """(network input (B, c, H, W), factor for the noise map). A gray image through a colour model
     is denoised as three identical copies: they carry identical noise, so their luminance holds
     all of it (std sigma) where independent per-channel noise would leave sigma / sqrt(3); the
-    model is calibrated on the latter, so it is told sqrt(3) sigma (+5 dB on BSD68, sigma 25)."""
+    model is calibrated on the latter, so it is told sqrt(3) sigma (+5 dB on BSD68, sigma 25). A model
+    with an estimator (photo) was trained on channel-correlated noise up to identical channels, with
+    the map as the noise's own std, so it is told sigma as it is."""
     x = torch.from_numpy(np.ascontiguousarray(planes.transpose(2, 0, 1)))[None].to(_model_device(model))
     channels = model.config.channels
     if channels == 3 and x.shape[1] == 1:
-        return x.expand(-1, 3, -1, -1), math.sqrt(3)
+        return x.expand(-1, 3, -1, -1), 1.0 if has_estimator(model) else math.sqrt(3)
     if channels == 1 and x.shape[1] == 3:
         return x.transpose(0, 1), 1.0  # colour through a gray model: channels as a batch, (3, 1, H, W)
     return x, 1.0
@@ -271,9 +273,9 @@ def estimate_noise(image: np.ndarray | Image.Image, model: torch.nn.Module | Non
     if model is None or not has_estimator(model):
         sigma = estimate_sigma(planes)
         return NoiseEstimate(sigma, sigma, sigma, "wavelet")
-    x, map_factor = _model_input(planes, model)
+    x, _ = _model_input(planes, model)
     with torch.inference_mode():
-        noise_map = denoise_tensor(x, _EstimatorOnly(model), None, tile)[:1, 0] * 255 / map_factor
+        noise_map = denoise_tensor(x, _EstimatorOnly(model), None, tile)[:1, 0] * 255
     values = noise_map.float().cpu().numpy()[0]
     low, median, high = np.percentile(values, [5, 50, 95])
     return NoiseEstimate(float(median), float(low), float(high), "learned", values.astype(np.float32))

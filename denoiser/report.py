@@ -274,19 +274,70 @@ def _front_matter(results: dict, repo_id: str) -> str:
             "tags:\n  - image-denoising\n  - autoencoder\n  - pytorch\ndatasets:\n  - CBSD68\n" + index + "\n---\n")
 
 
+def training_stages(weights_dir: Path, name: str) -> list[dict]:
+    """The runs that made a shipped model, oldest first: {"command", "steps", "minutes", "threads"}.
+    A model fine-tuned in stages keeps each earlier run's train_config.json and log.json in
+    `stages/<k>/`; a stage's --init then points at the previous stage's exported model."""
+    folders = sorted((p for p in (weights_dir / "stages").glob("*") if p.is_dir()), key=lambda p: p.name)
+    folders.append(weights_dir)
+    stages, previous_out = [], None
+    for index, folder in enumerate(folders):
+        config_path = folder / "train_config.json"
+        if not config_path.is_file():
+            continue
+        config = json.loads(config_path.read_text())
+        if previous_out and config.get("init"):
+            config["init"] = f"{previous_out}/model"  # the exported model of the stage before
+        out = f"runs/{name}" if folder == weights_dir else f"runs/{name}-stage{index + 1}"
+        budget = _training_budget(folder) or {}
+        stages.append({"command": _training_command(config, out), "steps": budget.get("steps"),
+                       "minutes": budget.get("minutes"), "threads": config.get("threads") or "default"})
+        previous_out = out
+    return stages
+
+
 def _training_section(weights_dir: Path, assets: str, name: str = "gaussian") -> list[str]:
-    config_path = weights_dir / "train_config.json"
-    if not config_path.is_file():
+    stages = training_stages(weights_dir, name)
+    if not stages:
         return []
-    config = json.loads(config_path.read_text())
     lines = ["", "## Training", ""]
-    budget = _training_budget(weights_dir)
-    if budget:
-        lines.append(f"{budget['steps']} steps in {budget['minutes']:.0f} minutes on this machine "
-                     f"({config.get('threads') or 'default'} CPU thread(s)).")
-    lines += ["", "```bash", _training_command(config, f"runs/{name}"), "```", "",
-              f"![training curves]({assets}curves.png)", "", f"![noisy / reference / denoised]({assets}samples.png)"]
+    for i, stage in enumerate(stages):
+        if len(stages) > 1:
+            lines.append(f"Stage {i + 1} of {len(stages)}:" + ("" if stage["steps"] is None else
+                         f" {stage['steps']} steps in {stage['minutes']:.0f} minutes on this machine "
+                         f"({stage['threads']} CPU thread(s))."))
+        elif stage["steps"] is not None:
+            lines.append(f"{stage['steps']} steps in {stage['minutes']:.0f} minutes on this machine "
+                         f"({stage['threads']} CPU thread(s)).")
+        lines += ["", "```bash", stage["command"], "```", ""]
+    lines += [f"![training curves]({assets}curves.png)", "", f"![noisy / reference / denoised]({assets}samples.png)"]
     return lines
+
+
+README_COMMANDS = ("<!-- training-commands:start -->", "<!-- training-commands:end -->")
+
+
+def training_commands_block(models: dict[str, Path]) -> str:
+    """The README's block of the commands that trained each shipped model (from their configs)."""
+    lines = ["```bash"]
+    for name, folder in models.items():
+        for i, stage in enumerate(training_stages(folder, name)):
+            lines.append(f"# {name}" + (f", stage {i + 1}" if (folder / "stages").is_dir() else "")
+                         + ("" if stage["steps"] is None else f": {stage['steps']} steps, {stage['minutes']:.0f} min"))
+            lines.append(stage["command"])
+    return "\n".join(lines + ["```"])
+
+
+def write_readme_block(readme: Path, block: str) -> None:
+    """Replace the text between the training-commands markers of `readme` with `block`."""
+    from .files import atomic_write_text
+
+    text = readme.read_text()
+    start, end = README_COMMANDS
+    if start not in text or end not in text:
+        raise ValueError(f"{readme}: no {start} ... {end} markers to write the training commands between")
+    head, rest = text.split(start, 1)
+    atomic_write_text(readme, head + start + "\n" + block + "\n" + end + rest.split(end, 1)[1])
 
 
 def _render_photo_card(results: dict, weights_dir: Path, repo_id: str, assets: str) -> str:

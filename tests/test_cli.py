@@ -1,6 +1,7 @@
 """`python -m denoiser` end to end on temporary files (subprocesses, as a user runs it)."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +37,7 @@ def test_denoise_file_and_folder(images, tiny_model_dir, tmp_path):
     result = cli("denoise", images, "-o", tmp_path / "many", "--model", tiny_model_dir, "--tile", 32)
     assert result.returncode == 0, result.stderr
     assert read_image(tmp_path / "many" / "b.png").shape == (50, 70)
-    assert "estimated" in result.stdout
+    assert "noise σ ≈" in result.stdout and "estimate" in result.stdout  # no --sigma: it says what it estimated
 
 
 def test_existing_outputs_need_overwrite(images, tiny_model_dir, tmp_path):
@@ -83,7 +84,41 @@ def test_add_noise_is_seeded_and_estimate_reads_it_back(images, tmp_path):
                         ("nlf", ["--beta1", 0.01, "--beta2", 0.0001])]:
         assert cli("add-noise", images / "a.png", "-o", tmp_path / f"{kind}.png", "--kind", kind, *extra).returncode == 0
     result = cli("estimate", tmp_path / "n1.png")
-    assert result.returncode == 0 and "sigma" in result.stdout and "beta1" in result.stdout
+    assert result.returncode == 0, result.stderr
+    assert white_noise_sigmas(result.stdout) == {str(tmp_path / "n1.png"): pytest.approx(20, abs=3)}
+    assert "NLF beta1" in result.stdout
+
+
+def white_noise_sigmas(stdout: str) -> dict[str, float]:
+    """{path: the white-noise sigma} from `estimate`'s lines, e.g.
+    "PATH: noise σ ≈ 24.8 (...) [photo]; white-noise σ 25.02; NLF beta1 ..., beta2 ..."."""
+    found = {}
+    for line in stdout.splitlines():
+        match = re.fullmatch(r"(.+?): noise .*; white-noise σ (\d+(?:\.\d+)?); NLF beta1 .+", line)
+        assert match, f"unexpected estimate line: {line!r}"
+        found[match.group(1)] = float(match.group(2))
+    return found
+
+
+def test_estimate_reads_a_folder_and_measures_the_noise_added(images, tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    noisy = tmp_path / "noisy"
+    for name in ("a.png", "b.png"):  # colour and gray, 8-bit like add-noise writes them
+        clean = read_image(images / name).astype(np.float64)
+        write_image(noisy / name, np.clip(np.rint(clean + rng.normal(0, 25, clean.shape)), 0, 255).astype(np.uint8))
+    result = cli("estimate", noisy, images)  # two folders (this once said "no such file")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    sigmas = white_noise_sigmas(result.stdout)
+    # one line per image; near the true 25 (a little under: 8-bit clipping), the originals nearly clean
+    assert sorted(sigmas) == sorted(str(f / n) for f in (noisy, images) for n in ("a.png", "b.png"))
+    assert sigmas[str(noisy / "a.png")] == pytest.approx(24, abs=3)
+    assert sigmas[str(noisy / "b.png")] == pytest.approx(24, abs=3)
+    assert sigmas[str(images / "a.png")] < 5 and sigmas[str(images / "b.png")] < 5
+
+    from denoiser.cli import main
+
+    assert main(["estimate", str(tmp_path / "nope")]) == 2
+    assert "no such file" in capsys.readouterr().err
 
 
 def test_evaluate_prints_a_table_and_writes_json(images, tiny_model_dir, tmp_path):

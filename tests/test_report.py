@@ -114,3 +114,32 @@ def test_each_shipped_card_is_the_render_of_its_results():
     default = json.loads((SHIPPED_DIR / SHIPPED_MODELS[0] / "results.json").read_text())
     assert top.read_text() == card_for(default, SHIPPED_DIR / SHIPPED_MODELS[0], top, f"denoiser-project/denoiser-{SHIPPED_MODELS[0]}")
     assert checked == len(SHIPPED_MODELS) >= 2
+
+
+def test_staged_training_lists_each_stage_and_chains_init(tmp_path):
+    from denoiser.report import training_stages
+
+    stage = tmp_path / "stages" / "1"
+    stage.mkdir(parents=True)
+    write_run(stage, 3000.0, preset="photo", init="gaussian", steps=3500)
+    write_run(tmp_path, 600.0, preset="photo", init="/somewhere/run/model", estimator_only=True, steps=800)
+    stages = training_stages(tmp_path, "photo")
+    assert [s["steps"] for s in stages] == [3500, 800] and [round(s["minutes"]) for s in stages] == [50, 10]
+    assert "--init gaussian" in stages[0]["command"] and stages[0]["command"].endswith("--out runs/photo-stage1")
+    assert "--init runs/photo-stage1/model" in stages[1]["command"] and "--estimator-only" in stages[1]["command"]
+    card = render_card(photo_results(), tmp_path, "owner/denoiser-photo")
+    assert "Stage 1 of 2: 3500 steps in 50 minutes" in card and "Stage 2 of 2: 800 steps in 10 minutes" in card
+
+
+def test_readme_training_commands_are_the_shipped_configs():
+    """The README's training commands are written from each shipped model's train_config.json."""
+    from pathlib import Path
+
+    from denoiser.hub import SHIPPED_DIR, SHIPPED_MODELS
+    from denoiser.report import README_COMMANDS, training_commands_block
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start, end = README_COMMANDS
+    written = readme.split(start, 1)[1].split(end, 1)[0].strip()
+    assert written == training_commands_block({n: SHIPPED_DIR / n for n in SHIPPED_MODELS})
+    assert "python -m train" in written and "--out runs/gaussian" in written

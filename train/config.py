@@ -43,6 +43,7 @@ class TrainConfig:
     model_config: str | None = None  # a config.json to use instead of the preset
     init: str | None = None  # start from these weights (a shipped name or model folder); layers they lack, e.g. a new estimator, start fresh
     estimator_loss: float = 1.0  # weight of the noise-map estimator's asymmetric loss (models with an estimator)
+    estimator_only: bool = False  # train only the estimator, end to end through the frozen denoiser: the denoising loss teaches it the noise level that works best (CBDNet's joint training)
     channels: int = 3  # 3 for colour, 1 for gray models
     noise_map: bool = True  # give the unet a noise-level-map input (--no-noise-map: fully blind)
     patch: int = 64  # training crop side in pixels
@@ -116,9 +117,38 @@ class TrainConfig:
             problems.append("--lr must be positive and --min-lr non-negative")
         if self.device not in ("auto", "cpu", "cuda"):
             problems.append(f"--device must be auto, cpu or cuda, got {self.device!r}")
+        if not problems:
+            problems += self._stride_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _stride_problems(self) -> list[str]:
+        """The network sees patch x patch crops whose sides must be multiples of its stride (the
+        U-Net halves the image once per level: stride 8 for the default and photo presets); any
+        other patch size passes the command line and then fails at step 1 with a tensor-size
+        mismatch. The stride is read off the model this config builds (on the meta device: no
+        weights are allocated). A missing or bad --model-config is left to the trainer's own message."""
+        import torch
+
+        from denoiser.model import build_model
+
+        from .loop import model_config
+
+        try:
+            architecture = model_config(self)
+        except (FileNotFoundError, ValueError, RuntimeError):
+            return []
+        with torch.device("meta"):
+            stride = build_model(architecture).stride
+        source = f"--model-config {self.model_config}" if self.model_config else f"the {self.preset!r} preset"
+        problems = []
+        for option, size in (("--patch", self.patch), ("--late-patch", self.late_patch)):
+            if size and size % stride:
+                nearest = max(stride, round(size / stride) * stride)
+                problems.append(f"{option} {size} must be a multiple of the model's stride {stride} "
+                                f"({source}); e.g. {option} {nearest}")
+        return problems
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)

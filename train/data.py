@@ -186,10 +186,19 @@ def find_pairs(folder: str | Path, split: str = "all") -> list[tuple[Path, Path,
         clean = noisy.with_name(noisy.name.replace("NOISY_SRGB", "GT_SRGB"))
         if not clean.is_file():
             raise ValueError(f"{noisy}: no matching GT_SRGB file")
-        found.append((noisy, clean, noisy.parent.name))
+        found.append((noisy, clean, sidd_scene(noisy.parent.name)))
     if not found:
         raise ValueError(f"{folder}: no pairs found; expected noisy/ and gt/, or SIDD's Data/<scene>/*NOISY_SRGB*")
     return found
+
+
+def sidd_scene(folder_name: str) -> str:
+    """The scene of a SIDD capture folder. Its name is <capture>_<scene>_<camera>_<ISO>_<shutter>_
+    <illuminant>_<brightness> (e.g. `0001_001_S6_00100_00060_3200_L`): several captures, by other
+    phones or at other settings, show the same scene, so the second field, not the whole name,
+    is the scene. Other folder names are their own scene."""
+    match = re.fullmatch(r"\d+_(\d+)_[A-Z0-9]+_.*", folder_name)
+    return f"SIDD-scene-{match.group(1)}" if match else folder_name
 
 
 def load_pairs(folder: str | Path, channels: int, min_size: int, split: str = "all") -> list[Example]:

@@ -140,7 +140,8 @@ def validate(model, val: list[Example], config: TrainConfig, val_batch) -> dict:
     model.eval()
     with torch.no_grad():
         noisy, clean, sigma_map = (t.to(_model_device(model)) for t in val_batch)
-        result = {"val_loss": float(loss_fn(config.loss, model(noisy, sigma_map), clean))}
+        given = None if config.estimator_only else sigma_map  # judge the estimator's map, not the true one
+        result = {"val_loss": float(loss_fn(config.loss, model(noisy, given), clean))}
     model.train(was_training)
     images = val[: config.val_limit or None]
     if images and images[0].noisy is not None:
@@ -218,9 +219,14 @@ def train(config: TrainConfig) -> Path:
         initial_weights(model, config.init)
     model = model.to(device)
     has_estimator = getattr(model, "estimator", None) is not None
+    if config.estimator_only:
+        if not has_estimator:
+            raise ValueError("--estimator-only needs a model with a noise estimator (e.g. --preset photo)")
+        for name, parameter in model.named_parameters():
+            parameter.requires_grad_(name.startswith("estimator."))
     model.train()
     ema = copy.deepcopy(model).eval().requires_grad_(False) if config.ema else None
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
     state = {"step": 0, "history": [], "seconds": 0.0}
     checkpoint = find_checkpoint(run, config.from_checkpoint) if config.resume else None
     if checkpoint is not None:
@@ -245,7 +251,10 @@ def train(config: TrainConfig) -> Path:
                 group["lr"] = lr
             batch = late_maker.batch(step, late_shard) if step >= late_start else maker.batch(step, shard)
             noisy, clean, sigma_map = (t.to(device, non_blocking=True) for t in batch)
-            if has_estimator:  # the denoiser learns from the true map, the estimator to predict it
+            if config.estimator_only:  # the frozen denoiser takes the estimate; its loss reaches the estimator
+                output, estimate = wrapped(noisy, None, return_estimate=True)
+                loss = loss_fn(config.loss, output, clean) + config.estimator_loss * estimator_loss(estimate, sigma_map)
+            elif has_estimator:  # the denoiser learns from the true map, the estimator to predict it
                 output, estimate = wrapped(noisy, sigma_map, return_estimate=True)
                 loss = loss_fn(config.loss, output, clean) + config.estimator_loss * estimator_loss(estimate, sigma_map)
             else:
@@ -266,6 +275,7 @@ def train(config: TrainConfig) -> Path:
                     for e, p in zip(ema.parameters(), model.parameters()):
                         e.lerp_(p, 1 - decay)
             step += 1
+            state["step"] = step  # the run card and checkpoints read the step from here
             running.append(loss.item())
             progress.update(1)
             progress.set_postfix(loss=f"{running[-1]:.4g}", lr=f"{lr:.2g}")

@@ -1,0 +1,97 @@
+"""denoiser.files: atomic writes that honour the umask (files were once left private, mode 0600, by
+the temporary file they were written through) and leave nothing behind when a writer fails."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from denoiser.files import atomic_write, atomic_write_bytes, atomic_write_text
+
+
+@pytest.fixture(params=[0o022, 0o077, 0o002], ids=oct)
+def umask(request):
+    """Run the test under this umask, and restore the previous one after."""
+    previous = os.umask(request.param)
+    try:
+        yield request.param
+    finally:
+        os.umask(previous)
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def leftovers(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_written_files_get_the_mode_open_would_give(tmp_path, umask):
+    expected = 0o666 & ~umask
+    text = atomic_write_text(tmp_path / "a.txt", "héllo\n")
+    data = atomic_write_bytes(tmp_path / "b.bin", b"\x00\x01")
+    custom = atomic_write(tmp_path / "c.json", lambda tmp: Path(tmp).write_text("{}"))
+    with open(tmp_path / "plain.txt", "w") as handle:  # the reference: an ordinary open()
+        handle.write("x")
+    assert mode(tmp_path / "plain.txt") == expected
+    for path in (text, data, custom):
+        assert mode(path) == expected, (path.name, oct(mode(path)), oct(expected))
+    assert text.read_text(encoding="utf-8") == "héllo\n" and data.read_bytes() == b"\x00\x01"
+    assert custom.read_text() == "{}"
+    # replacing a file gives it the umask mode as well (it is a new file, not an edit in place)
+    os.chmod(text, 0o600)
+    atomic_write_text(text, "again")
+    assert mode(text) == expected and text.read_text() == "again"
+    assert leftovers(tmp_path) == []
+    assert os.umask(umask) == umask  # reading the umask did not change it
+
+
+def test_a_failing_writer_keeps_the_old_file_and_leaves_no_temporary(tmp_path, umask):
+    target = atomic_write_text(tmp_path / "keep.txt", "good")
+
+    def half_then_fail(tmp: str) -> None:
+        with open(tmp, "w") as handle:
+            handle.write("partial")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(target, half_then_fail)
+    assert target.read_text() == "good" and mode(target) == 0o666 & ~umask
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(tmp_path / "new.txt", half_then_fail)  # no target yet: none appears
+    assert not (tmp_path / "new.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def test_the_temporary_keeps_the_suffix_and_lives_beside_the_target(tmp_path):
+    seen = []
+
+    def write(tmp: str) -> None:
+        seen.append(tmp)
+        open(tmp, "wb").close()
+
+    atomic_write(tmp_path / "sub" / "image.png", write)  # missing folders are created
+    (tmp,) = seen
+    assert os.path.dirname(tmp) == str(tmp_path / "sub") and tmp.endswith(".png") and not os.path.exists(tmp)
+    assert (tmp_path / "sub" / "image.png").is_file()
+
+
+def test_images_and_models_get_the_umask_mode(tmp_path, umask, tiny_model):
+    from denoiser.hub import load_model, save_model
+    from denoiser.io import read_image, write_image
+
+    expected = 0o666 & ~umask
+    for name, image in [("a.png", np.zeros((8, 8, 3), np.uint8)), ("b.jpg", np.zeros((8, 8), np.uint8)),
+                        ("c.tif", np.zeros((8, 8, 3), np.uint16))]:  # the last: the 16-bit colour writer
+        write_image(tmp_path / name, image)
+        assert mode(tmp_path / name) == expected, name
+        assert read_image(tmp_path / name).shape == image.shape
+    folder = save_model(tiny_model, tmp_path / "model")
+    assert {p.name: mode(p) for p in folder.iterdir()} == {"config.json": expected, "model.safetensors": expected}
+    assert load_model(folder).config == tiny_model.config
+    assert leftovers(tmp_path) == [] and leftovers(folder) == []

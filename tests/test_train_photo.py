@@ -1,0 +1,124 @@
+"""Training the photo model's parts: the estimator's loss, --init, --estimator-only, new noise specs."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from denoiser.hub import save_model
+from denoiser.io import write_image
+from denoiser.model import build_model
+from train.config import TrainConfig
+from train.data import NoiseSpec
+from train.loop import estimator_loss, train
+
+from conftest import tiny_config
+
+
+@pytest.fixture(scope="module")
+def photo_setup(tmp_path_factory):
+    from skimage import data
+
+    root = tmp_path_factory.mktemp("photo")
+    for i, image in enumerate((data.astronaut(), data.coffee(), data.chelsea())):
+        write_image(root / "clean" / f"img{i}.png", image[:96, :96])
+    config = tiny_config(estimator=True, estimator_width=8)
+    (root / "tiny.json").write_text(config.to_json())
+    torch.manual_seed(3)
+    save_model(build_model(config), root / "start")
+    return root
+
+
+def run(root: Path, out: Path, *extra: str, steps: int = 4) -> Path:
+    from train.config import parse_args
+
+    config, _ = parse_args(["--clean", str(root / "clean"), "--noise", "gaussian:0-50,raw,color-gaussian",
+                            "--model-config", str(root / "tiny.json"), "--init", str(root / "start"),
+                            "--patch", "32", "--batch", "4", "--steps", str(steps), "--val-fraction", "0.34",
+                            "--val-limit", "1", "--threads", "1", "--lr", "1e-2", "--out", str(out), *extra])
+    return train(config)
+
+
+def test_asymmetric_loss_punishes_under_estimates_more():
+    target = torch.full((1, 1, 4, 4), 0.1)
+    under, over = estimator_loss(target / 1.5, target), estimator_loss(target * 1.5, target)
+    assert under > 2 * over > 0
+    assert estimator_loss(target, target) == 0
+    # on a log scale: a factor of 2 costs about the same at sigma 10 as at sigma 50
+    assert estimator_loss(torch.full_like(target, 20 / 255), torch.full_like(target, 10 / 255)) == pytest.approx(
+        estimator_loss(torch.full_like(target, 100 / 255), torch.full_like(target, 50 / 255)), rel=0.1)
+
+
+def test_estimator_only_changes_the_estimator_and_nothing_else(photo_setup, tmp_path):
+    run(photo_setup, tmp_path / "run", "--estimator-only")
+    before = load_file(photo_setup / "start" / "model.safetensors")
+    after = load_file(tmp_path / "run" / "model" / "model.safetensors")
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("estimator.") for k in changed)
+    assert any(k.startswith("estimator.") for k in changed)
+
+
+def test_init_loads_the_given_weights_and_full_training_moves_both_parts(photo_setup, tmp_path):
+    run(photo_setup, tmp_path / "run")
+    before = load_file(photo_setup / "start" / "model.safetensors")
+    after = load_file(tmp_path / "run" / "model" / "model.safetensors")
+    changed = {k.split(".")[0] for k in before if not torch.equal(before[k], after[k])}
+    assert {"estimator", "head", "tail"} <= changed
+
+
+def test_init_that_fits_nothing_is_an_error(photo_setup, tmp_path):
+    from denoiser.model import preset
+
+    other = save_model(build_model(preset("seed", seed_filters=4, seed_depth=1)), tmp_path / "seed")
+    with pytest.raises(ValueError, match="none of its weights fit"):
+        run(photo_setup, tmp_path / "run", "--init", str(other))
+
+
+def test_estimator_only_needs_an_estimator(tmp_path, photo_setup):
+    (tmp_path / "plain.json").write_text(tiny_config().to_json())
+    with pytest.raises(ValueError, match="estimator"):
+        run(photo_setup, tmp_path / "run", "--estimator-only", "--model-config", str(tmp_path / "plain.json"),
+            "--init", str(photo_setup / "start"))
+
+
+def test_new_noise_kinds_give_a_local_noise_map():
+    from train.data import noise_std_map
+
+    spec = NoiseSpec.parse("raw:1e-3-1e-2,color-gaussian:10-50")
+    clean = torch.full((3, 64, 64), 0.5)
+    for seed in range(6):
+        noise = spec.sample(np.random.default_rng(seed))
+        noisy = noise(clean, torch.Generator().manual_seed(seed))
+        noise_map = noise_std_map(noise, clean, noisy)
+        assert noise_map.shape == (1, 64, 64) and noise_map.min() >= 0
+        rms = float((noisy - clean).pow(2).mean().sqrt())
+        assert float(noise_map.mean()) == pytest.approx(rms, rel=0.15)  # the map is the noise's local RMS
+
+
+def test_imagenet_validation_split_is_never_trained_on(tmp_path):
+    from train.data import load_clean
+
+    folder = tmp_path / "ImageNet1000"
+    names = [f"n{i:04d}_thing.JPEG" for i in range(30)]
+    for i, name in enumerate(names):
+        write_image(folder / name, np.full((80, 80 + i, 3), i, np.uint8))
+    loaded = {e.name for e in load_clean(folder, 3, 64)}
+    held = set(sorted(names)[::10])
+    assert len(held) == 3 and loaded == set(names) - held
+    other = tmp_path / "other"
+    other.mkdir()
+    for name in names[:5]:
+        (other / name).write_bytes((folder / name).read_bytes())
+    assert len(load_clean(other, 3, 64)) == 5  # only the documented folder has a held-out split
+
+
+def test_clean_downscale_halves_large_images_and_drops_tiny_ones(tmp_path):
+    from train.data import load_clean
+
+    write_image(tmp_path / "big.png", np.full((200, 300, 3), 7, np.uint8))
+    write_image(tmp_path / "mid.png", np.full((100, 120, 3), 7, np.uint8))
+    write_image(tmp_path / "tiny.png", np.full((40, 40, 3), 7, np.uint8))
+    shapes = {e.name: e.clean.shape for e in load_clean(tmp_path, 3, 64, downscale_from=150)}
+    assert shapes == {"big.png": (100, 150, 3), "mid.png": (100, 120, 3)}
