@@ -246,6 +246,8 @@ def estimate_nlf(image: np.ndarray, block: int = 8, bins: int = 16) -> tuple[flo
             # divide by its expected ratio so a flat, purely noisy image is unbiased.
             ys.append(np.quantile(sel, 0.2) / _LOW_QUANTILE_RATIO)
             weights.append(sel.size)
+    if len(xs) < 2:  # too few flat blocks per intensity for a line: fall back to white noise
+        return 0.0, (estimate_sigma(image) / 255.0) ** 2
     return _nonnegative_line_fit(np.array(xs), np.array(ys), np.array(weights, dtype=float))
 
 

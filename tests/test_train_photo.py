@@ -122,3 +122,15 @@ def test_clean_downscale_halves_large_images_and_drops_tiny_ones(tmp_path):
     write_image(tmp_path / "tiny.png", np.full((40, 40, 3), 7, np.uint8))
     shapes = {e.name: e.clean.shape for e in load_clean(tmp_path, 3, 64, downscale_from=150)}
     assert shapes == {"big.png": (100, 150, 3), "mid.png": (100, 120, 3)}
+
+
+def test_validation_images_smaller_than_the_patch_are_cut_to_the_stride(photo_setup, tmp_path):
+    from skimage import data
+
+    val = tmp_path / "val"
+    write_image(val / "small.png", data.astronaut()[:30, :30])  # under --patch 32, not a multiple of the stride 4
+    run(photo_setup, tmp_path / "run", "--val", str(val), "--val-every", "2", steps=2)
+    import json
+
+    logged = json.loads((tmp_path / "run" / "log.json").read_text())
+    assert any("val_loss" in entry for entry in logged)

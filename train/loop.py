@@ -209,8 +209,11 @@ def train(config: TrainConfig) -> Path:
     val_every = config.val_every or per_epoch
     val_batch = None
     if val_examples:
-        val_maker = BatchMaker(tuple(val_examples), noise, min(config.patch, *(min(e.clean.shape[:2]) for e in val_examples)),
-                               (), False, config.seed + 1)
+        stride = build_model(model_config(config)).stride  # val patches, like training ones, fit the stride
+        val_patch = min(config.patch, *(min(e.clean.shape[:2]) for e in val_examples)) // stride * stride
+        if val_patch < stride:
+            raise ValueError(f"validation images must be at least {stride} px on each side (the model's stride)")
+        val_maker = BatchMaker(tuple(val_examples), noise, val_patch, (), False, config.seed + 1)
         val_batch = val_maker.batch(0, range(min(64, 4 * config.batch)))
 
     torch.manual_seed(config.seed)  # identical initial weights on every rank
