@@ -134,3 +134,20 @@ def test_validation_images_smaller_than_the_patch_are_cut_to_the_stride(photo_se
 
     logged = json.loads((tmp_path / "run" / "log.json").read_text())
     assert any("val_loss" in entry for entry in logged)
+
+
+def test_export_after_keeps_the_earlier_stage_for_the_card(photo_setup, tmp_path):
+    import json
+
+    from denoiser.report import training_stages
+    from train.export import export_weights
+
+    first = run(photo_setup, tmp_path / "first", steps=2)
+    second = run(photo_setup, tmp_path / "second", "--estimator-only", "--init", str(first / "model"), steps=3)
+    dest = export_weights(second, tmp_path / "shipped", after=(first,))
+    assert json.loads((dest / "stages" / "1" / "train_config.json").read_text())["steps"] == 2
+    stages = training_stages(dest, "photo")
+    assert [s["steps"] for s in stages] == [2, 3]
+    assert f"--init runs/photo-stage1/model" in stages[1]["command"]
+    with pytest.raises(ValueError, match="not a training run"):
+        export_weights(second, tmp_path / "other", after=(tmp_path / "nowhere",))
