@@ -67,6 +67,7 @@ def measure(inputs: ReportInputs, progress=print) -> dict:
 
     if (data / "CBSD68").is_dir():
         run("cbsd68", model, clean=data / "CBSD68", sigmas=SIGMAS)
+        run("cbsd68_noisy", "noisy", clean=data / "CBSD68", sigmas=SIGMAS)  # what doing nothing scores
         run("cbsd68_blind", model, clean=data / "CBSD68", sigmas=(25,), blind=True)
         run("cbsd68_x8", model, clean=data / "CBSD68", sigmas=SIGMAS, ensemble=True)
         if inputs.seed_model:
@@ -128,6 +129,9 @@ def render_card(results: dict, weights_dir: Path, repo_id: str, assets: str = ""
         "| method | σ=15 | σ=25 | σ=50 | source |",
         "|---|---|---|---|---|",
     ]
+    noisy = _row(results.get("cbsd68_noisy", []))
+    if noisy:
+        lines.append(f"| noisy input (no denoising) | {' | '.join(_fmt(noisy.get(s, {}).get('psnr')) for s in SIGMAS)} | measured here |")
     for name, values, cite in PUBLISHED:
         lines.append(f"| {name} | {' | '.join(f'{v:.2f}' for v in values)} | published: {cite} |")
     lines.append(f"| target | {' | '.join(f'≥ {v:.2f}' for v in TARGET)} | |")
