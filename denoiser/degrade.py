@@ -167,9 +167,13 @@ class Raw:
     brightness: float = 1.25
     mix: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
     jpeg_quality: int | None = None
+    blotch: int = 1  # > 1: the processed noise is averaged over blotch x blotch blocks and smoothly upsampled (its
+    # level kept), as a phone's own noise reduction and sharpening leave low-frequency, blotchy colour noise
 
     def __post_init__(self) -> None:
         _check("shot", self.shot, 0.0, 1.0)
+        if int(self.blotch) != self.blotch or not 1 <= self.blotch <= 8:
+            raise ValueError(f"blotch must be an integer block size in [1, 8], got {self.blotch}")
         _check("read", self.read, 0.0, 1.0)
         _check("red_gain", self.red_gain, 0.5, 4.0)
         _check("blue_gain", self.blue_gain, 0.5, 4.0)
@@ -208,9 +212,25 @@ class Raw:
         noise = std * _randn(mosaic.shape, y, generator)
         # Demosaic the noise only: the signal is left exact, the noise gets the camera's correlation.
         noisy_raw = raw + bilinear_demosaic(noise * masks, masks)
-        x = (y + self.process(noisy_raw) - self.process(raw)).clamp(0, 1)
+        x = (y + blotchy(self.process(noisy_raw) - self.process(raw), int(self.blotch))).clamp(0, 1)
         x = (x * 255).round() / 255  # an 8-bit photo
         return jpeg(x, self.jpeg_quality) if self.jpeg_quality else x
+
+
+def blotchy(noise: torch.Tensor, block: int) -> torch.Tensor:
+    """Noise (..., C, H, W) averaged over block x block cells, upsampled bicubically and rescaled to
+    the input's std: low-frequency blotches whose local level follows the original's (unlike
+    `resize_correlated`, which samples one corner). block 1 returns the input."""
+    if block <= 1:
+        return noise
+    height, width = noise.shape[-2:]
+    flat = noise.reshape(-1, *noise.shape[-3:])
+    pad_h, pad_w = -height % block, -width % block
+    padded = F.pad(flat, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else flat
+    low = F.avg_pool2d(padded, block)
+    up = F.interpolate(low, scale_factor=block, mode="bicubic", align_corners=False)[..., :height, :width]
+    up = up * (flat.std() / up.std().clamp_min(1e-12))
+    return up.reshape(noise.shape)
 
 
 def sample_raw(shot: float, rng: np.random.Generator, jpeg_probability: float = 0.5) -> Raw:
@@ -226,6 +246,7 @@ def sample_raw(shot: float, rng: np.random.Generator, jpeg_probability: float = 
         brightness=float(np.clip(1 / rng.normal(0.8, 0.1), 0.5, 4.0)),
         mix=tuple(float(v) for v in rng.uniform(0, 1, 4) + 1e-3),
         jpeg_quality=int(rng.integers(30, 96)) if rng.random() < jpeg_probability else None,
+        blotch=int(rng.choice([1, 2, 3], p=[0.5, 0.3, 0.2])),
     )
 
 
