@@ -2,20 +2,26 @@
 
 Images are NumPy arrays of shape (H, W) for gray or (H, W, C) with C in {3, 4}, dtype uint8 or
 uint16. Reading applies EXIF orientation and refuses files above a pixel limit (decompression
-bombs). Writing goes through a temporary file and a rename, so a half-written file never
-replaces a good one.
+bombs); HEIC/HEIF photos (what phones save by default) are read through pillow-heif. Writing
+goes through a temporary file and a rename, so a half-written file never replaces a good one.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .files import atomic_write
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".ppm", ".pgm", ".gif")
+HEIF_SUFFIXES = (".heic", ".heif", ".hif")  # read only (through pillow-heif), never written
+READ_SUFFIXES = IMAGE_SUFFIXES + HEIF_SUFFIXES
+# ISO-BMFF brands of HEIF still images (bytes 8-12 of the file, after b"ftyp").
+_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1")
 DEFAULT_MAX_PIXELS = 50_000_000  # a 50 MP photo; override with DENOISER_MAX_PIXELS or max_pixels=
 
 
@@ -74,13 +80,40 @@ def pil_to_array(image: Image.Image, name: str = "image") -> np.ndarray:
     return np.asarray(image).copy()
 
 
+def is_heif(path: str | os.PathLike) -> bool:
+    """True when the file starts like a HEIC/HEIF image (an ISO-BMFF 'ftyp' box with a HEIF brand)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return False
+    return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
+
+
+@functools.lru_cache(maxsize=1)
+def _heif_opener() -> bool:
+    """Teach Pillow HEIC/HEIF through pillow-heif, once; False when the package is missing.
+    libheif applies the file's rotation and mirroring while decoding (and pillow-heif then marks
+    the EXIF orientation as 1), so photos come out upright exactly as other formats do."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return False
+    register_heif_opener()
+    return True
+
+
 def read_image(path: str | os.PathLike, limit: int | None = None) -> np.ndarray:
-    """Read an image file as uint8/uint16 (H, W[, C]); errors name the file and the problem."""
+    """Read an image file as uint8/uint16 (H, W[, C]); errors name the file and the problem.
+    Formats: those of IMAGE_SUFFIXES and HEIC/HEIF (8-bit, through pillow-heif)."""
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise ImageReadError(f"{path}: the file is empty (0 bytes)")
+    if is_heif(path) and not _heif_opener():
+        raise ImageReadError(f"{path}: a HEIC/HEIF photo; reading it needs the pillow-heif package "
+                             "(pip install pillow-heif)")
     try:
         with Image.open(path) as image:
             check_pixel_limit(*image.size, limit=limit, name=str(path))
@@ -111,19 +144,15 @@ def write_image(path: str | os.PathLike, array: np.ndarray) -> None:
     if suffix not in IMAGE_SUFFIXES:
         raise ValueError(f"{path}: unknown image format {suffix!r}; use one of {IMAGE_SUFFIXES}")
     image = _array_to_pil(array, suffix, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
-    os.close(fd)
-    try:
+
+    def write(tmp: str) -> None:
         if isinstance(image, np.ndarray):  # 16-bit colour: Pillow cannot write it, tifffile/PNG can
             _write_16bit_colour(tmp, image, suffix)
         else:
             params = {"quality": 95} if suffix in (".jpg", ".jpeg", ".webp") else {}
             image.save(tmp, **params)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+
+    atomic_write(path, write)
 
 
 def _array_to_pil(array: np.ndarray, suffix: str, name: str) -> Image.Image | np.ndarray:
@@ -212,7 +241,7 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder")
     return sorted(p for p in folder.iterdir()
-                  if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not p.name.startswith("."))
+                  if p.suffix.lower() in READ_SUFFIXES and p.is_file() and not p.name.startswith("."))
 
 
 def to_float(array: np.ndarray) -> np.ndarray:

@@ -1,0 +1,57 @@
+"""The photo denoiser's web app (gradio): `python app.py` or `python -m denoiser_app`.
+
+    settings.py    the environment, read once into a frozen Settings
+    models.py      loading the models, their plain-language names and kinds, running them (GPU-wrapped)
+    outputs.py     result files: per-request folders, unique PNG stamps, expiry
+    errors.py      user errors: one message, never a traceback
+    service.py     what the Denoise tab and the API do, as plain functions (tested directly)
+    compare.py     the Compare tab's work;  synthetic.py: the "Add noise" tab's work
+    examples.py    example photos with realistic camera noise, made at start-up
+    widgets.py     gradio pieces the page and the API share (the upload, raw payloads)
+    ui.py          the page, one function per tab;  api.py: the /denoise endpoints
+"""
+
+from __future__ import annotations
+
+import sys
+
+import gradio as gr
+
+from .models import Models, load_models
+from .service import DenoiserService
+from .settings import Settings
+from .ui import CSS, build_blocks
+
+__all__ = ["DenoiserService", "Models", "Settings", "build_demo", "launch", "main"]
+
+
+def build_demo(models=None, *, settings: Settings | None = None) -> gr.Blocks:
+    """The app. models: {name: model} or one model; None loads $DENOISER_MODEL, else every shipped
+    model that loads (denoiser.ModelLoadError when none does). settings: None reads the environment
+    (ValueError naming a bad variable)."""
+    settings = Settings.from_env() if settings is None else settings
+    if models is None:
+        import torch
+
+        models = load_models(settings.model, "cuda" if torch.cuda.is_available() else "cpu")
+    return build_blocks(DenoiserService(Models(models), settings))
+
+
+def launch(demo: gr.Blocks, **kwargs):
+    """Queue and launch a demo with its settings' limits and the page's CSS; kwargs go to launch()."""
+    settings = demo.service.settings
+    demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
+    return demo.launch(**({"show_error": True, "max_file_size": settings.max_file_size, "css": CSS} | kwargs))
+
+
+def main() -> int:
+    """Start the app; a configuration or model error prints one `error:` line and returns 1."""
+    from denoiser.hub import ModelLoadError
+
+    try:
+        demo = build_demo()
+    except (ModelLoadError, ValueError) as err:
+        print(f"error: could not start the denoiser app: {' '.join(str(err).split())}", file=sys.stderr)
+        return 1
+    launch(demo)
+    return 0

@@ -1,0 +1,60 @@
+"""The app's settings, read once from the environment into one frozen object.
+
+    DENOISER_MODEL               the one model to serve (a shipped name, a weights folder or a Hub
+                                 repo id `owner/name[@revision]`); unset: every shipped model
+    DENOISER_MAX_PIXELS          largest accepted image in pixels (default 50 MP)
+    DENOISER_COMPARE_MAX_PIXELS  the Compare tab centre-crops larger images to this (1 MP)
+    DENOISER_QUEUE_SIZE          requests waiting before new ones are refused (64)
+    DENOISER_CONCURRENCY         requests processed at once (1, for a 2-vCPU Space)
+    DENOISER_MAX_FILE_SIZE       upload size limit, e.g. "200mb" (gradio's max_file_size)
+    DENOISER_OUTPUT_TTL          seconds result files are kept on disk (3600)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    value = environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+    if number < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str | None = None
+    max_pixels: int = 50_000_000
+    compare_max_pixels: int = 1_000_000
+    queue_size: int = 64
+    concurrency: int = 1
+    max_file_size: str = "200mb"
+    output_ttl: int = 3600
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from `environ` (default os.environ); a bad value raises ValueError naming it."""
+        env = os.environ if environ is None else environ
+        return cls(
+            model=(env.get("DENOISER_MODEL") or "").strip() or None,
+            max_pixels=_int(env, "DENOISER_MAX_PIXELS", cls.max_pixels),
+            compare_max_pixels=_int(env, "DENOISER_COMPARE_MAX_PIXELS", cls.compare_max_pixels),
+            queue_size=_int(env, "DENOISER_QUEUE_SIZE", cls.queue_size),
+            concurrency=_int(env, "DENOISER_CONCURRENCY", cls.concurrency),
+            max_file_size=(env.get("DENOISER_MAX_FILE_SIZE") or "").strip() or cls.max_file_size,
+            output_ttl=_int(env, "DENOISER_OUTPUT_TTL", cls.output_ttl),
+        )
+
+    @property
+    def prune_interval(self) -> int:
+        """Seconds between clean-ups of result files older than output_ttl (ours and gradio's cache)."""
+        return max(1, min(1800, self.output_ttl // 2))

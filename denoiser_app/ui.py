@@ -1,0 +1,258 @@
+"""The page: one function per tab, each wiring its controls to the service.
+
+Errors in the page are shown once, in the tab's alert box under its button: UI handlers never
+raise (so gradio shows no toast and no red "Error" label over each output); they clear the
+outputs a failed run would leave stale and say what went wrong. The API endpoints raise
+gr.Error, which gradio_client turns into an exception for the calling program.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import gradio as gr
+
+from . import compare as compare_mod
+from . import synthetic as synthetic_mod
+from .api import api_endpoints
+from .errors import as_user_error
+from .examples import example_photos
+from .service import DenoiserService
+from .widgets import HIDDEN, RAW, file_path, photo_input, tiles
+
+SIGMA_MAX = 75.0  # the σ sliders; the API accepts up to 255
+STRENGTH_RANGE = (0.25, 3.0)
+HEADER = (
+    "# Photo denoiser\n"
+    "Removes the grain and colour speckle that low light leaves in phone and camera photos. Upload a photo "
+    "(JPEG, PNG, HEIC, TIFF…), press Denoise, drag the slider to compare, and download it at full size."
+)
+UPLOAD_HINT = "Photos of any size, 8 or 16-bit, gray, colour or with transparency."
+STRENGTH_INFO = "1 removes the noise the model measured; lower keeps more grain and texture, higher smooths more."
+CSS = """
+#denoise-button { min-height: 3.2rem; font-size: 1.15rem; }
+.alert { border-left: 4px solid #dc2626; background: #fef2f2; color: #991b1b; padding: 10px 14px; border-radius: 6px; }
+.dark .alert { background: #450a0a; color: #fecaca; }
+#compare-gallery .caption-label { white-space: normal; max-width: 100%; }
+#synthetic-gallery .grid-wrap, #compare-gallery .grid-wrap { min-height: 0 !important; height: auto !important; max-height: none !important; }
+#download .filename .stem { white-space: normal; overflow-wrap: anywhere; }
+"""
+
+
+def alert_box(elem_id: str) -> gr.Markdown:
+    return gr.Markdown(visible=False, elem_id=elem_id, elem_classes=["alert"])
+
+
+def guarded(fn: Callable, alert: gr.Markdown, on_error: dict) -> Callable:
+    """A UI handler: fn returns {component: update}; any error becomes the one message in `alert`,
+    together with the `on_error` updates (the outputs it clears). A success hides the alert
+    unless fn updated it itself. Image payloads (events run with RAW) reach fn as file paths.
+    (functools.wraps keeps fn's signature visible to gradio, which passes a gr.Progress in the
+    place of a parameter that has one as its default.)"""
+
+    @functools.wraps(fn)
+    def handler(*args):
+        try:
+            updates = fn(*(file_path(a) if isinstance(a, dict) else a for a in args))
+        except Exception as err:  # noqa: BLE001 - shown to the user; unexpected ones are logged
+            message = as_user_error(err, fn.__name__).message
+            return {**on_error, alert: gr.update(value=f"⚠ {message}", visible=True)}
+        return {alert: gr.update(visible=False), **updates}
+
+    return handler
+
+
+def run_on_click(button: gr.Button, handler: Callable, inputs: list, cleared: dict, alert: gr.Markdown) -> None:
+    """A run button: the stale outputs and alert clear at once (no queue), then the guarded handler runs."""
+    outputs = [*cleared, alert]
+    button.click(lambda: {**cleared, alert: gr.update(visible=False)}, None, outputs, queue=False,
+                 show_progress="hidden", **HIDDEN).then(guarded(handler, alert, cleared), inputs, outputs, **RAW, **HIDDEN)
+
+
+def photo_tab(service: DenoiserService) -> dict:
+    """Denoise: upload, strength, one button, before/after; the rest in "Advanced"."""
+    models = service.models
+    blind = models.kind(models.photo_default) == "blind"
+    with gr.Tab("Denoise", id="denoise"):
+        with gr.Row(equal_height=False):
+            with gr.Column(min_width=300):
+                photo = photo_input(label="Your photo", elem_id="photo-input", height=360)
+                note = gr.Markdown(UPLOAD_HINT, elem_id="photo-note")
+                strength = gr.Slider(*STRENGTH_RANGE, value=1.0, step=0.05, label="Strength", info=STRENGTH_INFO,
+                                     elem_id="strength", visible=not blind)
+                run = gr.Button("Denoise", variant="primary", size="lg", elem_id="denoise-button")
+                alert = alert_box("denoise-alert")
+                gr.Examples([[p] for p in example_photos()], inputs=[photo], label="Or try a noisy example photo",
+                            elem_id="photo-examples")
+            with gr.Column(min_width=300):
+                slider = gr.ImageSlider(label="Before / after", type="filepath", format="png", interactive=False,
+                                        elem_id="result-slider", buttons=["fullscreen"])
+                status = gr.Markdown(elem_id="denoise-status")
+                download = gr.File(label="Download", interactive=False, visible=False, elem_id="download")
+        with gr.Accordion("Advanced", open=False, elem_id="advanced"):
+            model = gr.Radio(models.choices(), value=models.photo_default, label="Model",
+                             visible=len(models.models) > 1, elem_id="model-choice")
+            gr.Markdown(models.help_markdown(), elem_id="model-help")
+            auto = gr.Checkbox(True, label="Estimate the noise level from the photo", elem_id="sigma-auto", visible=not blind)
+            sigma = gr.Slider(0, SIGMA_MAX, value=25, step=0.5, label="Noise level σ (0–255 scale) when not estimated",
+                              elem_id="sigma-slider", visible=not blind)
+            reference = photo_input(label="Clean reference (optional, same size)", elem_id="reference-input", height=220)
+            ref_note = gr.Markdown("A clean version of the same photo scores the result (PSNR / SSIM).", elem_id="reference-note")
+            table = gr.Dataframe(headers=["", "PSNR (dB)", "SSIM"], label="Against the reference", interactive=False,
+                                 visible=False, elem_id="metrics-table")
+            residual = gr.Image(label="Noise removed", type="filepath", format="png", interactive=False, visible=False,
+                                buttons=["fullscreen"], elem_id="residual")
+            gr.Markdown(models.details_markdown(service.settings.max_pixels), elem_id="model-details")
+
+    cleared = {slider: None, status: "", download: gr.update(value=None, visible=False),
+               table: gr.update(value=None, visible=False), residual: gr.update(value=None, visible=False)}
+
+    def on_photo(path, name, ref_path):
+        if not path:
+            return {note: UPLOAD_HINT, alert: gr.update(), **cleared}
+        upload = service.inspect(path, name)
+        out = {note: upload.note, **cleared}
+        if upload.converted:
+            out[photo] = upload.path
+        if upload.sigma is not None:
+            out[sigma] = round(min(upload.sigma, SIGMA_MAX), 1)
+        if ref_path:
+            try:
+                service.check_reference(ref_path, upload.path)
+            except gr.Error as err:
+                out |= {reference: None, alert: gr.update(value=f"⚠ Reference removed: {err.message}", visible=True)}
+        return out
+
+    def on_reference(ref_path, path):
+        if not ref_path:
+            return {ref_note: "", alert: gr.update()}
+        return {ref_note: service.check_reference(ref_path, path)}
+
+    def on_model(name, path):
+        visible = models.kind(name) != "blind"
+        out = {auto: gr.update(visible=visible), sigma: gr.update(visible=visible), strength: gr.update(visible=visible)}
+        if path:
+            out[note] = service.inspect(path, name).note
+        return out
+
+    def on_run(path, ref_path, strength_value, name, sigma_value, auto_value, progress=gr.Progress()):
+        usable = models.kind(name) != "blind"
+        result = service.denoise(path, ref_path, None if auto_value or not usable else sigma_value, name,
+                                 strength_value if usable else 1.0, tiles(progress))
+        (before, after), residual_path, gain = service.views(result)
+        rows = result.table()
+        return {slider: (before, after), status: result.status(),
+                download: gr.update(value=result.path, visible=True),
+                table: gr.update(value=rows, visible=rows is not None),
+                residual: gr.update(value=residual_path, visible=True, label=f"Noise removed (×{gain:.0f})")}
+
+    photo.change(guarded(on_photo, alert, {photo: None, note: UPLOAD_HINT, **cleared}), [photo, model, reference],
+                 [photo, note, sigma, reference, *cleared, alert], show_progress_on=note, **RAW, **HIDDEN)
+    reference.change(guarded(on_reference, alert, {reference: None, ref_note: ""}), [reference, photo],
+                     [reference, ref_note, alert], show_progress_on=ref_note, **RAW, **HIDDEN)
+    model.change(guarded(on_model, alert, {}), [model, photo], [auto, sigma, strength, note, alert], show_progress_on=note,
+                 **RAW, **HIDDEN)
+    sigma.input(lambda: False, None, auto, queue=False, **HIDDEN)  # moving the slider overrides the estimate
+    run_on_click(run, on_run, [photo, reference, strength, model, sigma, auto], cleared, alert)
+    return {"photo": photo, "reference": reference}
+
+
+def synthetic_tab(service: DenoiserService) -> None:
+    """Add noise: seeded synthetic noise on a clean image, denoised and scored against it."""
+    models = service.models
+    with gr.Tab("Add noise", id="synthetic"):
+        with gr.Row(equal_height=False):
+            with gr.Column(min_width=300):
+                example = gr.Dropdown(list(synthetic_mod.EXAMPLE_IMAGES), value=synthetic_mod.EXAMPLE_IMAGES[0],
+                                      label="Clean image (from scikit-image)")
+                clean = photo_input(label="…or your own clean image", elem_id="clean-input", height=200)
+                kind = gr.Dropdown([(label, k) for label, k, _ in synthetic_mod.NOISE_KINDS], value="gaussian", label="Noise")
+                sliders = {
+                    "sigma": gr.Slider(0, 100, value=25, step=0.5, label="σ (0–255 scale)"),
+                    "shot": gr.Slider(0.0005, 0.02, value=0.004, step=0.0005, label="shot noise (grows with brightness)"),
+                    "read": gr.Slider(0, 0.002, value=0.0002, step=0.00005, label="read noise (the same everywhere)"),
+                    "peak": gr.Slider(1, 300, value=30, step=1, label="peak (photons at white; lower is noisier)"),
+                    "amount": gr.Slider(0, 0.5, value=0.05, step=0.005, label="amount (fraction of pixels hit)"),
+                    "beta1": gr.Slider(0, 0.05, value=0.01, step=0.0005, label="beta1 (signal-dependent variance)"),
+                    "beta2": gr.Slider(0, 0.01, value=0.0005, step=0.0001, label="beta2 (constant variance)"),
+                    "fraction": gr.Slider(0, 0.9, value=0.25, step=0.01, label="fraction of pixels missing"),
+                }
+                for name, control in sliders.items():
+                    control.visible = name in synthetic_mod.NOISE_PARAMS["gaussian"]
+                seed = gr.Number(value=0, precision=0, minimum=0, label="Seed (same seed, same noise)")
+                model = gr.Radio(models.choices(), value=models.synthetic_default, label="Model",
+                                 visible=len(models.models) > 1, elem_id="synthetic-model-choice")
+                strength = gr.Slider(*STRENGTH_RANGE, value=1.0, step=0.05, label="Strength", elem_id="synthetic-strength",
+                                     visible=models.kind(models.synthetic_default) != "blind")
+                run = gr.Button("Add noise and denoise", variant="primary", elem_id="synthetic-button")
+                alert = alert_box("synthetic-alert")
+            with gr.Column(min_width=300):
+                gallery = gr.Gallery(label="Clean, noisy, denoised", columns=3, object_fit="contain",
+                                     elem_id="synthetic-gallery")
+                table = gr.Dataframe(headers=["", "PSNR (dB)", "SSIM"], label="Against the clean image", interactive=False,
+                                     visible=False, elem_id="synthetic-table")
+                status = gr.Markdown(elem_id="synthetic-status")
+
+    cleared = {gallery: None, table: gr.update(value=None, visible=False), status: ""}
+
+    def on_run(example_name, clean_path, kind_name, seed_value, name, strength_value, sigma_value, shot, read, peak,
+               amount, beta1, beta2, fraction, progress=gr.Progress()):
+        values = (sigma_value, shot, read, peak, amount, beta1, beta2, fraction)  # in the order of `sliders`
+        result = synthetic_mod.synthetic(service, example_name, clean_path, kind_name, dict(zip(sliders, values)),
+                                         seed_value, name, strength_value, tiles(progress))
+        images = [(result.clean, "clean"), (result.noisy, "noisy"), (result.denoised, "denoised")]
+        return {gallery: images, table: gr.update(value=result.rows, visible=True), status: result.status}
+
+    kind.change(lambda k: [gr.update(visible=n in synthetic_mod.NOISE_PARAMS.get(k, ())) for n in sliders],
+                kind, list(sliders.values()), queue=False, **HIDDEN)
+    model.change(lambda n: gr.update(visible=models.kind(n) != "blind"), model, strength, queue=False, **HIDDEN)
+    run_on_click(run, on_run, [example, clean, kind, seed, model, strength, *sliders.values()], cleared, alert)
+
+
+def compare_tab(service: DenoiserService, photo_tab_inputs: dict) -> None:
+    """Compare: every loaded model beside the classical denoisers, with scores and times."""
+    with gr.Tab("Compare", id="compare"):
+        gr.Markdown(compare_mod.description(service.settings.compare_max_pixels), elem_id="compare-description")
+        with gr.Row(equal_height=False):
+            with gr.Column(min_width=300):
+                photo = photo_input(label="Noisy photo", elem_id="compare-input", height=280)
+                reference = photo_input(label="Clean reference (optional)", elem_id="compare-reference", height=200)
+                auto = gr.Checkbox(True, label="Estimate the noise level from the photo", elem_id="compare-auto")
+                sigma = gr.Slider(1, SIGMA_MAX, value=25, step=0.5, label="Noise level σ for every method")
+                copy = gr.Button("Use the Denoise tab's photo", elem_id="compare-copy")
+                run = gr.Button("Compare", variant="primary", elem_id="compare-button")
+                alert = alert_box("compare-alert")
+                gr.Examples([[p] for p in example_photos()], inputs=[photo], label="Or try a noisy example photo")
+            with gr.Column(min_width=300):
+                gallery = gr.Gallery(label="Results", columns=3, object_fit="contain", elem_id="compare-gallery")
+                table = gr.Dataframe(label="Scores and time per method", interactive=False, visible=False, elem_id="compare-table")
+                note = gr.Markdown(elem_id="compare-note")
+
+    cleared = {gallery: None, table: gr.update(value=None, visible=False), note: ""}
+
+    def on_run(path, ref_path, sigma_value, auto_value, progress=gr.Progress()):
+        report = (lambda done, total, what: progress((done, total), desc=f"Running {what}", unit="methods"))
+        result = compare_mod.compare(service, path, ref_path, sigma_value, auto_value, report)
+        frame = {"headers": result.columns, "data": result.rows}
+        return {gallery: result.gallery, table: gr.update(value=frame, visible=True), note: result.note}
+
+    copy.click(lambda a, b: (file_path(a), file_path(b)), [photo_tab_inputs["photo"], photo_tab_inputs["reference"]],
+               [photo, reference], queue=False, **RAW, **HIDDEN)
+    sigma.input(lambda: False, None, auto, queue=False, **HIDDEN)
+    run_on_click(run, on_run, [photo, reference, sigma, auto], cleared, alert)
+
+
+def build_blocks(service: DenoiserService) -> gr.Blocks:
+    """The whole page for a service."""
+    ttl = service.settings.output_ttl
+    with gr.Blocks(title="Photo denoiser", analytics_enabled=False,
+                   delete_cache=(service.settings.prune_interval, ttl)) as demo:  # gradio's cache ages like ours
+        gr.Markdown(HEADER, elem_id="header")
+        with gr.Tabs(overflow_behavior="wrap"):  # every tab stays reachable on a phone (no "…" menu)
+            inputs = photo_tab(service)
+            synthetic_tab(service)
+            compare_tab(service, inputs)
+        api_endpoints(service)
+    demo.service = service  # for tests and embedding
+    return demo
