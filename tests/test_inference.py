@@ -127,9 +127,14 @@ def test_estimator_model_uses_its_own_map_scaled_by_strength(estimator_model):
     x = torch.from_numpy(image.transpose(2, 0, 1))[None]
     with torch.no_grad():
         estimate = estimator_model.estimator(x)
+        median = float(estimate.median())
         for strength in (0.5, 1.0, 2.5):
+            # default: one level for the image, the median of the learned map
+            expected = estimator_model(x, torch.full((1, 1, 1, 1), median * strength))[0].numpy().transpose(1, 2, 0)
+            assert np.abs(denoise(image, estimator_model, strength=strength) - expected.clip(0, 1)).max() < 1e-4
+            # per_pixel: the map itself
             expected = estimator_model(x, estimate * strength)[0].numpy().transpose(1, 2, 0).clip(0, 1)
-            got = denoise(image, estimator_model, strength=strength)
+            got = denoise(image, estimator_model, strength=strength, per_pixel=True)
             assert np.abs(got - expected).max() < 1e-5
     # a given sigma replaces the estimate
     assert np.array_equal(denoise(image, estimator_model, sigma=30, strength=0.5), denoise(image, estimator_model, sigma=15))

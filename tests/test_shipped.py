@@ -26,16 +26,81 @@ def test_gaussian_model_gain(image_name, sigma, gain):
         assert psnr(clean, denoiser.denoise(noisy, model, sigma=given)) > psnr(clean, noisy) + gain
 
 
-def test_real_model_improves_camera_like_noise():
-    import torch
+def _astronaut(size: int = 256) -> np.ndarray:
     from skimage import data
 
-    from denoiser.noise import Camera
+    return data.astronaut()[:size, :size]
 
-    model = shipped("real")
-    clean = data.astronaut()[:256, :256]
+
+def _raw_noisy(clean: np.ndarray, shot: float, seed: int = 0, jpeg_quality: int | None = None) -> np.ndarray:
+    import torch
+
+    from denoiser.degrade import Raw
+
     y = torch.from_numpy(clean / 255.0).permute(2, 0, 1).float()
-    noisy = Camera(0.004, 2e-5, bayer=True)(y, torch.Generator().manual_seed(0)).permute(1, 2, 0).numpy()
-    out = denoiser.denoise(noisy, model)
-    assert psnr(clean, out) > psnr(clean, noisy) + 2.0
-    assert np.allclose(denoiser.denoise(noisy, model, strength=0.0), np.clip(noisy, 0, 1), atol=1e-6)
+    camera = Raw(shot, float(np.exp(2.18 * np.log(shot) + 1.2)), jpeg_quality=jpeg_quality)
+    return camera(y, torch.Generator().manual_seed(seed)).permute(1, 2, 0).numpy()
+
+
+@pytest.mark.parametrize("shot, jpeg_quality, gain", [(0.004, None, 4.0), (0.01, 70, 3.0)])
+def test_photo_model_removes_camera_noise_blind(shot, jpeg_quality, gain):
+    model = shipped("photo")
+    clean = _astronaut()
+    noisy = _raw_noisy(clean, shot, jpeg_quality=jpeg_quality)
+    assert psnr(clean, denoiser.denoise(noisy, model)) > psnr(clean, noisy) + gain
+
+
+def test_photo_estimator_tracks_a_known_sigma_map():
+    """Left half sigma 10, right half sigma 40: the learned map reads both levels and their order."""
+    from denoiser.inference import estimate_noise
+
+    model = shipped("photo")
+    clean = _astronaut()
+    sigma = np.where(np.arange(256) < 128, 10.0, 40.0)[None, :, None] / 255
+    noisy = clean / 255.0 + np.random.default_rng(0).normal(0, 1, clean.shape) * sigma
+    estimate = estimate_noise(noisy.astype(np.float32), model)
+    left, right = np.median(estimate.map[:, 16:112]), np.median(estimate.map[:, 144:240])
+    assert 7 < left < 15 and 30 < right < 52, (left, right)
+    for true in (5, 15, 30, 50):  # uniform white noise: the median map is close to the true sigma
+        uniform = estimate_noise(awgn(clean, true, 1, 0), model).sigma
+        assert true * 0.75 < uniform < true * 1.35 + 2, (true, uniform)
+
+
+def test_photo_estimator_does_not_collapse_on_jpeg_compressed_noise():
+    """JPEG removes the high frequencies a white-noise estimator looks at; the learned estimate
+    still reads the noise that is left (its RMS against the clean image)."""
+    from denoiser.evaluate import awgn_jpeg
+    from denoiser.inference import estimate_noise
+
+    model = shipped("photo")
+    clean = _astronaut()
+    noisy = awgn_jpeg(clean, 25, 0, 0, quality=80)
+    rms = float(np.sqrt(((noisy - clean / 255.0) ** 2).mean()) * 255)
+    learned = estimate_noise(noisy, model).sigma
+    assert 0.7 * rms < learned < 1.6 * rms, (rms, learned)
+
+
+def test_photo_strength_is_monotone():
+    model = shipped("photo")
+    noisy = _raw_noisy(_astronaut(192), 0.008)
+    removed = [float(np.abs(denoiser.denoise(noisy, model, strength=s) - noisy).mean()) for s in (0.25, 0.5, 1, 2, 3)]
+    assert all(a < b for a, b in zip(removed, removed[1:])), removed
+
+
+def test_the_photo_model_is_the_default_in_library_and_cli(tmp_path):
+    import subprocess
+    import sys
+    import warnings
+
+    from denoiser.hub import DEFAULT_MODEL
+
+    shipped("photo")
+    assert DEFAULT_MODEL == "photo" and denoiser.load_model().name == "photo"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert denoiser.load_model("real").name == "photo"  # the retired name says what it loads
+    assert any("replaced by 'photo'" in str(w.message) for w in caught)
+    image = tmp_path / "noisy.png"
+    denoiser.write_image(image, (np.clip(_raw_noisy(_astronaut(64), 0.01), 0, 1) * 255).round().astype(np.uint8))
+    result = subprocess.run([sys.executable, "-m", "denoiser", "estimate", str(image)], capture_output=True, text=True)
+    assert result.returncode == 0 and "[photo]" in result.stdout and "learned" in result.stdout, result.stdout + result.stderr
