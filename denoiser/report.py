@@ -294,8 +294,10 @@ def training_stages(weights_dir: Path, name: str) -> list[dict]:
             config["init"] = f"{previous_out}/model"  # the exported model of the stage before
         out = f"runs/{name}" if folder == weights_dir else f"runs/{name}-stage{index + 1}"
         budget = _training_budget(folder) or {}
+        selected = json.loads((folder / "selected.json").read_text()) if (folder / "selected.json").is_file() else None
         stages.append({"command": _training_command(config, out), "steps": budget.get("steps"),
-                       "minutes": budget.get("minutes"), "threads": config.get("threads") or "default"})
+                       "minutes": budget.get("minutes"), "threads": config.get("threads") or "default",
+                       "selected": selected})
         previous_out = out
     return stages
 
@@ -314,6 +316,11 @@ def _training_section(weights_dir: Path, assets: str, name: str = "gaussian") ->
             lines.append(f"{stage['steps']} steps in {stage['minutes']:.0f} minutes on this machine "
                          f"({stage['threads']} CPU thread(s)).")
         lines += ["", "```bash", stage["command"], "```", ""]
+        if stage.get("selected"):
+            chosen = stage["selected"]
+            why = ", the one with the lowest validation loss" if chosen["checkpoint"] == "best" else ""
+            lines += [f"Shipped: the `{chosen['checkpoint']}` checkpoint of that run (step {chosen['step']}, "
+                      f"{chosen['weights']} weights){why}.", ""]
     lines += [f"![training curves]({assets}curves.png)", "", f"![noisy / reference / denoised]({assets}samples.png)"]
     return lines
 

@@ -144,3 +144,16 @@ def test_readme_training_commands_are_the_shipped_configs():
     written = readme.split(start, 1)[1].split(end, 1)[0].strip()
     assert written == training_commands_block({n: SHIPPED_DIR / n for n in SHIPPED_MODELS})
     assert "python -m train" in written and "--out runs/gaussian" in written
+
+
+def test_readme_load_test_figures_are_the_kept_record():
+    """The README's load-test block is rendered from docs/load_test.json, the run it quotes."""
+    from pathlib import Path
+
+    from tools.load_test import README_END, README_START, RECORD, render_block
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme[readme.index(README_START): readme.index(README_END) + len(README_END)]
+    record = json.loads(RECORD.read_text())
+    assert block == render_block(record)
+    assert record["result"]["failures"] == 0 and "photo" in record["result"]["model"]

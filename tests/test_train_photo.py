@@ -151,3 +151,20 @@ def test_export_after_keeps_the_earlier_stage_for_the_card(photo_setup, tmp_path
     assert f"--init runs/photo-stage1/model" in stages[1]["command"]
     with pytest.raises(ValueError, match="not a training run"):
         export_weights(second, tmp_path / "other", after=(tmp_path / "nowhere",))
+
+
+def test_export_a_chosen_checkpoint_records_which(photo_setup, tmp_path):
+    import json
+
+    from denoiser.hub import load_model
+    from denoiser.report import training_stages
+    from train.export import export_weights
+
+    run_dir = run(photo_setup, tmp_path / "run", "--checkpoint-every", "2", "--ema", "0.9", steps=4)
+    dest = export_weights(run_dir, tmp_path / "shipped", checkpoint="step-0000002")
+    assert json.loads((dest / "selected.json").read_text()) == {"checkpoint": "step-0000002", "step": 2, "weights": "EMA"}
+    ema = load_file(run_dir / "checkpoints" / "step-0000002" / "ema.safetensors")
+    shipped = load_model(str(dest)).state_dict()
+    assert all(torch.equal(ema[k], shipped[k]) for k in ema)
+    [stage] = training_stages(dest, "photo")
+    assert stage["selected"]["step"] == 2 and stage["steps"] == 4

@@ -327,26 +327,41 @@ def parse_args(argv=None) -> argparse.Namespace:
 README_START, README_END = "<!-- load-test:start -->", "<!-- load-test:end -->"
 
 
-def write_readme_block(readme: Path, result: dict, argv) -> None:
-    """Replace the text between the load-test markers of `readme` with this run's figures."""
-    text = readme.read_text()
-    if README_START not in text or README_END not in text:
-        raise ValueError(f"{readme}: no {README_START} ... {README_END} markers")
-    rss, same = result["rss_mb"], result["same_image"]
-    command = "python -m tools.load_test " + " ".join(argv if argv is not None else sys.argv[1:])
-    block = "\n".join([
+RECORD = Path(__file__).resolve().parents[1] / "docs" / "load_test.json"  # the run the README block quotes
+
+
+def render_block(record: dict) -> str:
+    """The README's load-test block (markers included) from a kept run record."""
+    result, rss, same = record["result"], record["result"]["rss_mb"], record["result"]["same_image"]
+    return "\n".join([
         README_START,
-        f"Last run (`{command.strip()}`, model {result['model']}): {result['requests']} requests from "
+        f"Last run (`{record['command']}`, model {result['model']}): {result['requests']} requests from "
         f"{result['users']} concurrent users ({result['same_image_users']} sending the same image at once), "
         f"**{result['failures']} failed**; latency p50 {result['latency_p50_s']:.2f} s, p95 "
         f"{result['latency_p95_s']:.2f} s, max {result['latency_max_s']:.2f} s; same-image responses "
         f"{same['distinct_bytes']}/{same['responses']} distinct files with identical pixels; server memory "
         f"{rss['before']:.0f} MB before, {' / '.join(f'{v:.0f}' for v in rss['after_rounds'])} MB after each round, "
-        f"peak {rss['peak_vmhwm']:.0f} MB.",
+        f"peak {rss['peak_vmhwm']:.0f} MB. (Record: `docs/load_test.json`.)",
         README_END,
     ])
+
+
+def write_readme_block(readme: Path, result: dict | None, argv, record_path: Path = RECORD) -> None:
+    """Keep this run's figures in `record_path` and write the block rendered from it between the
+    load-test markers of `readme`; result None re-renders the kept record."""
+    from denoiser.files import atomic_write_text
+
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{readme}: no {README_START} ... {README_END} markers")
+    if result is None:
+        record = json.loads(record_path.read_text())
+    else:
+        command = "python -m tools.load_test " + " ".join(argv if argv is not None else sys.argv[1:])
+        record = {"command": command.strip(), "result": result}
+        atomic_write_text(record_path, json.dumps(record, indent=1) + "\n")
     start, end = text.index(README_START), text.index(README_END) + len(README_END)
-    readme.write_text(text[:start] + block + text[end:])
+    atomic_write_text(readme, text[:start] + render_block(record) + text[end:])
 
 
 def main(argv=None) -> int:

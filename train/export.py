@@ -16,11 +16,15 @@ from .push import files_to_push
 EXTRA = ("train_config.json", "log.json")
 
 
-def export_weights(run_dir: str | Path, dest: str | Path, after: tuple[str | Path, ...] = ()) -> Path:
+def export_weights(run_dir: str | Path, dest: str | Path, after: tuple[str | Path, ...] = (),
+                   checkpoint: str | None = None) -> Path:
     """Replace DEST with RUN/model/* plus train_config.json and the logs (swapped in at the end);
-    the runs in `after` (earlier stages) contribute their train_config.json and log.json."""
+    the runs in `after` (earlier stages) contribute their train_config.json and log.json.
+    checkpoint ("best", "latest" or "step-N") ships that checkpoint's weights (the EMA when the run
+    kept one) instead of the run's final export, and records which in selected.json; the log is
+    kept whole, so the card can say where on the curve the weights came from."""
     run, dest = Path(run_dir), Path(dest)
-    files = files_to_push(run)  # the same checks as publishing: a finished, loadable export
+    files = _checkpoint_files(run, checkpoint) if checkpoint else files_to_push(run)
     for earlier in map(Path, after):
         if not (earlier / "train_config.json").is_file():
             raise ValueError(f"--after {earlier}: not a training run (no train_config.json)")
@@ -46,16 +50,44 @@ def export_weights(run_dir: str | Path, dest: str | Path, after: tuple[str | Pat
     return dest
 
 
+def _checkpoint_files(run: Path, which: str) -> dict[str, Path]:
+    """config.json, model.safetensors and selected.json of one checkpoint, staged in a temp folder."""
+    import json
+
+    from denoiser.hub import load_folder, save_model
+
+    from .checkpoint import find_checkpoint
+
+    folder = find_checkpoint(run, which)
+    if folder is None:
+        raise ValueError(f"{run}: no checkpoints")
+    staging = Path(tempfile.mkdtemp(prefix="export-"))
+    weights = folder / ("ema.safetensors" if (folder / "ema.safetensors").is_file() else "model.safetensors")
+    shutil.copy2(folder / "config.json", staging / "config.json")
+    shutil.copy2(weights, staging / "model.safetensors")
+    save_model(load_folder(staging), staging)  # loads strictly: a broken checkpoint fails here, not later
+    step = json.loads((folder / "state.json").read_text())["step"]
+    (staging / "selected.json").write_text(json.dumps({"checkpoint": which, "step": step,
+                                                       "weights": "EMA" if weights.name == "ema.safetensors" else "raw"}) + "\n")
+    files = {name: staging / name for name in ("config.json", "model.safetensors", "selected.json")}
+    for name in ("curves.png", "samples.png"):  # the run's figures, where it exported them
+        if (run / "model" / name).is_file():
+            files[name] = run / "model" / name
+    return files
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m train export", description=__doc__)
     parser.add_argument("run_dir")
     parser.add_argument("dest")
     parser.add_argument("--after", nargs="+", default=(), metavar="EARLIER_RUN",
                         help="the runs this one was initialised from, oldest first (their configs and logs are kept)")
+    parser.add_argument("--checkpoint", default=None, metavar="best|latest|step-N",
+                        help="ship this checkpoint (e.g. best: the lowest validation loss) instead of the final export")
     args = parser.parse_args(argv)
     try:
-        print(f"exported to {export_weights(args.run_dir, args.dest, tuple(args.after))}")
-    except (ValueError, OSError) as err:
+        print(f"exported to {export_weights(args.run_dir, args.dest, tuple(args.after), args.checkpoint)}")
+    except (ValueError, OSError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
