@@ -104,3 +104,12 @@ def test_the_photo_model_is_the_default_in_library_and_cli(tmp_path):
     denoiser.write_image(image, (np.clip(_raw_noisy(_astronaut(64), 0.01), 0, 1) * 255).round().astype(np.uint8))
     result = subprocess.run([sys.executable, "-m", "denoiser", "estimate", str(image)], capture_output=True, text=True)
     assert result.returncode == 0 and "[photo]" in result.stdout and "learned" in result.stdout, result.stdout + result.stderr
+    # the CLI's denoise without --model gives the library default's result, byte for byte
+    out = tmp_path / "out.png"
+    result = subprocess.run([sys.executable, "-m", "denoiser", "denoise", str(image), "-o", str(out)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert np.array_equal(denoiser.read_image(out), denoiser.denoise(denoiser.read_image(image), denoiser.load_model()))
+    # and the app's photo tab and /denoise use the same model
+    from denoiser_app.models import Models, load_models
+
+    assert Models(load_models(None, "cpu"), "cpu").photo_default == DEFAULT_MODEL
