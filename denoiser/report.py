@@ -368,8 +368,11 @@ def _render_photo_card(results: dict, weights_dir: Path, repo_id: str, assets: s
         "noise added in linear raw after unprocessing (inverse tone curve, gamma, colour matrix and white-balance",
         "gains; Bayer mosaic; Poisson–Gaussian noise with read noise tied to shot noise), demosaicked, processed",
         "back and, half the time, JPEG-compressed (Brooks et al., CVPR 2019; Zhang et al., 2023); plus the real",
-        "pairs of PolyU's train scenes. The estimator learns the true local noise level with CBDNet's asymmetric",
-        "loss (under-estimates cost more). Started from the `gaussian` model's weights.",
+        "pairs of PolyU's train scenes; a second stage adds heavier and blotchy raw noise (block-averaged, as a",
+        "phone's own processing leaves it). The estimator learns the true local noise level with CBDNet's",
+        "asymmetric loss (under-estimates cost more); `denoise()` uses the median of its map as the image's",
+        "noise level (on validation data that beat feeding the per-pixel map, which reads texture as noise).",
+        "Started from the `gaussian` model's weights.",
         "",
         f"- Parameters: {results['parameters'] / 1e6:.2f} M; multiply-adds per pixel: {results['macs_per_pixel'] / 1e3:.1f} k",
     ]

@@ -90,7 +90,7 @@ def render_photo(results: dict) -> list[str]:
     name, tuned, lines = results["model"], results.get("polyu_tuned_sigma", {}), []
     best = {}
     for section, title, note in (
-        ("sidd12", "Phone noise: SIDD12 (12 smartphone crops, mean PSNR)",
+        ("sidd12", "Phone noise: SIDD12 smartphone crops",
          "Validation data: the shipped checkpoint was selected on it (no SIDD image was trained on)."),
         ("polyu", "Camera noise: PolyU test scenes",
          "The standard scene split (`denoiser.evaluate.scene_split`); scored once, for this card."),
@@ -98,7 +98,7 @@ def render_photo(results: dict) -> list[str]:
         records = results.get(section, [])
         if not records:
             continue
-        lines += ["", f"## {title} ({records[0]['n']} pairs)", "", note, "", "| method | PSNR | SSIM |", "|---|---|---|"]
+        lines += ["", f"## {title} ({records[0]['n']} pairs, mean PSNR)", "", note, "", "| method | PSNR | SSIM |", "|---|---|---|"]
         for r in records:
             lines.append(f"| {_name(r, name, tuned)} | {r['psnr']:.2f} | {r['ssim']:.4f} |")
         best[section] = next((r for r in records if r["method"] == name), None)

@@ -84,7 +84,7 @@ def photo_results() -> dict:
 def test_photo_card_shows_every_section_and_which_targets_were_met(tmp_path):
     write_run(tmp_path, 6000.0, preset="photo", init="gaussian", pairs=["data/PolyU"], pairs_split="train")
     card = render_card(photo_results(), tmp_path, "owner/denoiser-photo")
-    assert "## Phone noise: SIDD12 (12 smartphone crops, mean PSNR) (12 pairs)" in card
+    assert "## Phone noise: SIDD12 smartphone crops (12 pairs, mean PSNR)" in card
     assert "| **photo** (this model, blind) | 34.61 | 0.9000 |" in card
     assert "| nlmeans (σ 4 tuned on the train scenes) | 37.00 | 0.9000 |" in card
     assert "| difference | -0.09 | -0.08 | -0.30 |" in card
