@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "denoise": "inference",
+    "estimate_noise": "inference",
     "load_model": "hub",
     "save_model": "hub",
     "ModelLoadError": "hub",
