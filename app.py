@@ -4,7 +4,6 @@ serves it at http://127.0.0.1:7860. The app itself is the denoiser_app package."
 import sys
 
 from denoiser_app import main
-from denoiser_app.service import load_image  # noqa: F401 - kept for callers of the old app.load_image
 
 if __name__ == "__main__":
     sys.exit(main())
