@@ -77,14 +77,20 @@ def _draw_key(name: str) -> str:
     return re.sub(r"[_-]\d+$", "", stem) or stem
 
 
+def draw_held_out(keys: set[str] | Sequence[str], fraction: float, seed: int) -> set[str]:
+    """A fixed random ~fraction (at least one) of the keys: the one draw behind every scene split
+    (the standard test split here, the trainer's validation split), reproducible from its seed."""
+    keys = sorted(set(keys))
+    order = np.random.default_rng(seed).permutation(len(keys))
+    return {keys[i] for i in order[: max(1, round(fraction * len(keys)))]}
+
+
 def scene_split(names: Sequence[str], test_fraction: float = TEST_FRACTION) -> tuple[list[str], list[str]]:
     """The standard (train, test) split of a pairs folder by scene: fixed, never a scene on both sides.
     The trainer's `--pairs-split train` and `evaluate(split="test")` both use it. The draw is over
     `_draw_key` groups; a scene (`scene_of`) is in the test part when any of its groups was drawn."""
-    groups = sorted({_draw_key(n) for n in names})
-    order = np.random.default_rng(20261125).permutation(len(groups))
     several = len({scene_of(n) for n in names}) > 1  # one scene: nothing to hold out
-    drawn = {groups[i] for i in order[: max(1, round(test_fraction * len(groups)))]} if several else set()
+    drawn = draw_held_out({_draw_key(n) for n in names}, test_fraction, seed=20261125) if several else set()
     test = {scene_of(n) for n in names if _draw_key(n) in drawn}
     return [n for n in names if scene_of(n) not in test], [n for n in names if scene_of(n) in test]
 

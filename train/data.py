@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from denoiser.evaluate import held_out, pair_paths, scene_of
+from denoiser.evaluate import draw_held_out, held_out, pair_paths, scene_of
 from denoiser.io import IMAGE_SUFFIXES, read_image
 from denoiser.degrade import local_noise_std, sample_color_gaussian, sample_raw
 from denoiser.noise import make_noise
@@ -228,8 +228,7 @@ def split_by_scene(examples: list[Example], fraction: float) -> tuple[list[Examp
         scenes = sorted(e.name for e in examples)
     if fraction <= 0 or len(scenes) < 2:
         return examples, []
-    order = np.random.default_rng(12345).permutation(len(scenes))
-    held = {scenes[i] for i in order[: max(1, round(fraction * len(scenes)))]}
+    held = draw_held_out(scenes, fraction, seed=12345)
     return [e for e in examples if e.scene not in held], [e for e in examples if e.scene in held]
 
 
