@@ -167,7 +167,8 @@ class DenoiserService:
         elif sigma is None:
             sigma, source = image_sigma(noisy), "estimated"
         start = time.perf_counter()
-        denoised = self.models.run(name, noisy, None if source in ("learned", "blind") else sigma, strength, progress)
+        # the learned level is what denoise() would estimate again: pass it on instead of measuring twice
+        denoised = self.models.run(name, noisy, None if source == "blind" else sigma, strength, progress)
         seconds = time.perf_counter() - start
 
         path = self.outputs.fresh() / result_name(image, name, strength, sigma if source == "given" else None)
