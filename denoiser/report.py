@@ -88,7 +88,9 @@ def measure(inputs: ReportInputs, progress=print) -> dict:
             run("polyu", method, pairs=polyu, split="test", sigmas=(best,))
         run("polyu", model, pairs=polyu, split="test")
         for other in inputs.compare:
-            run("polyu", load_model(other), pairs=polyu, split="test")
+            compared = load_model(other)
+            compared.name = Path(other).name or other
+            run("polyu", compared, pairs=polyu, split="test")
     speed = measure_throughput(model)
     speed["photo"] = photo_in_fresh_process(inputs.model_source)
     out["speed"] = speed
@@ -176,7 +178,7 @@ def render_card(results: dict, weights_dir: Path, repo_id: str, assets: str = ""
             elif r["method"] in tuned:
                 name = f"{r['method']} (σ {tuned[r['method']]:g}, tuned)"
             else:
-                name = r["method"]
+                name = Path(r["method"]).name  # a compared model loaded from a folder: its folder name
             lines.append(f"| {name} | {r['psnr']:.2f} | {r['ssim']:.4f} |")
         lines += ["", "The Gaussian model was trained on white Gaussian noise only; real sensor noise is signal-",
                   "dependent, spatially correlated and often JPEG-compressed, which is what the `photo` model is for."]
