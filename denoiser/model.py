@@ -249,8 +249,8 @@ def macs_per_pixel(model: nn.Module, size: int = 64) -> float:
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
     try:
         x = torch.zeros(1, model.config.channels, size, size)
-        with torch.no_grad():
-            model(x, torch.zeros(1, 1, size, size))
+        with torch.no_grad():  # a model with an estimator counts it too: it runs on every image
+            model(x, None if getattr(model, "estimator", None) is not None else torch.zeros(1, 1, size, size))
     finally:
         for h in handles:
             h.remove()

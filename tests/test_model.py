@@ -70,3 +70,11 @@ def test_receptive_radius_bounds_the_true_influence():
     rows, cols = torch.nonzero(x.grad[0].abs().sum(0), as_tuple=True)
     reach = max((rows - size // 2).abs().max(), (cols - size // 2).abs().max())
     assert reach <= model.receptive_radius()
+
+
+def test_macs_count_the_noise_estimator():
+    from denoiser.model import macs_per_pixel
+
+    plain, photo = build_model(preset("default")), build_model(preset("photo"))
+    extra = macs_per_pixel(photo) - macs_per_pixel(plain)
+    assert 4_000 < extra < 9_000  # five convs at 1/16 of the pixels, about 6.5 k per pixel
