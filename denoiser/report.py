@@ -361,8 +361,8 @@ def _render_photo_card(results: dict, weights_dir: Path, repo_id: str, assets: s
     lines += [
         "The default model of `denoiser`. The same encoder–decoder as the `gaussian` model, with a small noise",
         "estimator in front (as in CBDNet, Guo et al., CVPR 2019): a five-layer CNN on 4×4-unshuffled pixels predicts",
-        "a per-pixel noise-level map, which the denoiser takes as an extra input. The map is what `strength` scales:",
-        "1 is the estimate, lower keeps grain and texture, higher removes more.",
+        "a per-pixel noise-level map; its median is the noise level the denoiser is given (as an extra input),",
+        "and `strength` scales it: 1 is the estimate, lower keeps grain and texture, higher removes more.",
         "",
         "Trained on clean photos (CBSD432 and the 900 training images of ImageNet1000, those of 400 px or more",
         "downscaled 2× for cleaner targets) with a random mix of white Gaussian noise; Gaussian noise with",
