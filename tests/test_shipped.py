@@ -113,3 +113,14 @@ def test_the_photo_model_is_the_default_in_library_and_cli(tmp_path):
     from denoiser_app.models import Models, load_models
 
     assert Models(load_models(None, "cpu"), "cpu").photo_default == DEFAULT_MODEL
+
+
+def test_photo_model_on_gray_is_told_sqrt3_sigma():
+    """Gray through the colour photo model: identical noise in the three copies; without the sqrt(3)
+    factor it scores 31.0 dB here, with it 32.7 (validation on gray ImageNet-val: +1.0 dB)."""
+    from skimage import data
+
+    model = shipped("photo")
+    clean = data.camera()[:256, :256]
+    noisy = awgn(clean, 25, 0, 0)
+    assert psnr(clean, denoiser.denoise(noisy, model)) > psnr(clean, noisy) + 11.5
