@@ -35,14 +35,15 @@ _RGB_TO_XYZ = torch.tensor([[0.4124564, 0.3575761, 0.1804375],
                             [0.0193339, 0.1191920, 0.9503041]], dtype=torch.float64)
 
 
-def _check(name: str, value: float, low: float, high: float) -> float:
+def check_range(name: str, value: float, low: float, high: float = math.inf) -> float:
+    """`value` as a float, or ValueError naming the parameter when it is not finite or not in [low, high]."""
     value = float(value)
     if not math.isfinite(value) or not low <= value <= high:
         raise ValueError(f"{name} must be a finite number in [{low}, {high}], got {value}")
     return value
 
 
-def _check_quality(quality: int | None) -> None:
+def check_quality(quality: int | None) -> None:
     if quality is not None and not 1 <= int(quality) <= 100:
         raise ValueError(f"jpeg_quality must be in [1, 100], got {quality}")
 
@@ -94,10 +95,10 @@ class ColorGaussian:
     jpeg_quality: int | None = None
 
     def __post_init__(self) -> None:
-        _check("sigma", self.sigma, 0.0, 255.0)
-        _check("rho", self.rho, 0.0, 1.0)
-        _check("scale", self.scale, 0.05, 1.0)
-        _check_quality(self.jpeg_quality)
+        check_range("sigma", self.sigma, 0.0, 255.0)
+        check_range("rho", self.rho, 0.0, 1.0)
+        check_range("scale", self.scale, 0.05, 1.0)
+        check_quality(self.jpeg_quality)
 
     def __call__(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         shared = _randn((*y.shape[:-3], 1, *y.shape[-2:]), y, generator)
@@ -171,17 +172,17 @@ class Raw:
     # level kept), as a phone's own noise reduction and sharpening leave low-frequency, blotchy colour noise
 
     def __post_init__(self) -> None:
-        _check("shot", self.shot, 0.0, 1.0)
+        check_range("shot", self.shot, 0.0, 1.0)
         if int(self.blotch) != self.blotch or not 1 <= self.blotch <= 8:
             raise ValueError(f"blotch must be an integer block size in [1, 8], got {self.blotch}")
-        _check("read", self.read, 0.0, 1.0)
-        _check("red_gain", self.red_gain, 0.5, 4.0)
-        _check("blue_gain", self.blue_gain, 0.5, 4.0)
-        _check("brightness", self.brightness, 0.5, 4.0)
+        check_range("read", self.read, 0.0, 1.0)
+        check_range("red_gain", self.red_gain, 0.5, 4.0)
+        check_range("blue_gain", self.blue_gain, 0.5, 4.0)
+        check_range("brightness", self.brightness, 0.5, 4.0)
         object.__setattr__(self, "mix", tuple(float(m) for m in self.mix))
         if len(self.mix) != 4 or min(self.mix) < 0 or sum(self.mix) <= 0:
             raise ValueError(f"mix needs 4 non-negative weights, not all zero; got {self.mix}")
-        _check_quality(self.jpeg_quality)
+        check_quality(self.jpeg_quality)
 
     def _matrices(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         rgb_to_cam = camera_matrix(self.mix)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .degrade import ColorGaussian, Raw, bayer_masks, bilinear_demosaic, jpeg
+from .degrade import ColorGaussian, Raw, bayer_masks, bilinear_demosaic, check_quality, check_range, jpeg
 
 NOISE_KINDS = ("gaussian", "poisson", "salt-pepper", "nlf", "mask", "camera", "color-gaussian", "raw")
 
@@ -28,13 +28,6 @@ def _rand(shape: tuple, y: torch.Tensor, generator: torch.Generator | None) -> t
     return torch.rand(shape, generator=generator, dtype=y.dtype, device=y.device)
 
 
-def _check_finite(name: str, value: float, low: float, high: float = math.inf) -> float:
-    value = float(value)
-    if not math.isfinite(value) or not low <= value <= high:
-        raise ValueError(f"{name} must be a finite number in [{low}, {high}], got {value}")
-    return value
-
-
 @dataclass(frozen=True)
 class Gaussian:
     """Additive white Gaussian noise x = y + N(0, (sigma/255)^2); unclipped unless `clip`."""
@@ -43,7 +36,7 @@ class Gaussian:
     clip: bool = False
 
     def __post_init__(self) -> None:
-        _check_finite("sigma", self.sigma, 0.0, 1000.0)
+        check_range("sigma", self.sigma, 0.0, 1000.0)
 
     def __call__(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         x = y + (self.sigma / 255.0) * _randn(y, generator)
@@ -57,7 +50,7 @@ class Poisson:
     peak: float
 
     def __post_init__(self) -> None:
-        _check_finite("peak", self.peak, 1e-3)
+        check_range("peak", self.peak, 1e-3)
 
     def __call__(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.poisson(y.clamp(0, 1) * self.peak, generator=generator) / self.peak
@@ -71,8 +64,8 @@ class SaltPepper:
     salt: float = 0.5
 
     def __post_init__(self) -> None:
-        _check_finite("amount", self.amount, 0.0, 1.0)
-        _check_finite("salt", self.salt, 0.0, 1.0)
+        check_range("amount", self.amount, 0.0, 1.0)
+        check_range("salt", self.salt, 0.0, 1.0)
 
     def __call__(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         hit = _rand(y.shape, y, generator) < self.amount
@@ -88,8 +81,8 @@ class NLF:
     beta2: float
 
     def __post_init__(self) -> None:
-        _check_finite("beta1", self.beta1, 0.0, 1.0)
-        _check_finite("beta2", self.beta2, 0.0, 1.0)
+        check_range("beta1", self.beta1, 0.0, 1.0)
+        check_range("beta2", self.beta2, 0.0, 1.0)
 
     def std(self, y: torch.Tensor) -> torch.Tensor:
         return (self.beta1 * y.clamp(0, 1) + self.beta2).sqrt()
@@ -105,7 +98,7 @@ class Mask:
     fraction: float
 
     def __post_init__(self) -> None:
-        _check_finite("fraction", self.fraction, 0.0, 1.0)
+        check_range("fraction", self.fraction, 0.0, 1.0)
 
     def __call__(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         shape = (*y.shape[:-3], 1, *y.shape[-2:])
@@ -138,10 +131,9 @@ class Camera:
     jpeg_quality: int | None = None
 
     def __post_init__(self) -> None:
-        _check_finite("beta1", self.beta1, 0.0, 1.0)
-        _check_finite("beta2", self.beta2, 0.0, 1.0)
-        if self.jpeg_quality is not None and not 1 <= int(self.jpeg_quality) <= 100:
-            raise ValueError(f"jpeg_quality must be in [1, 100], got {self.jpeg_quality}")
+        check_range("beta1", self.beta1, 0.0, 1.0)
+        check_range("beta2", self.beta2, 0.0, 1.0)
+        check_quality(self.jpeg_quality)
 
     def __call__(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         if y.shape[-3] != 3:
