@@ -8,7 +8,6 @@ in place and no global random state is used. `sigma` is always on the 0-255 scal
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
