@@ -208,7 +208,7 @@ def denoise(
     elif not has_estimator(model):
         sigma = estimate_sigma(planes)
     elif not per_pixel:
-        sigma = estimate_noise(image if not isinstance(image, Image.Image) else array, model, tile).sigma
+        sigma = _estimate(planes, model, tile).sigma
 
     x, map_factor = _model_input(planes, model)
     if not model.config.noise_map or sigma is None:  # blind, or the model's own estimate
@@ -273,9 +273,13 @@ class _EstimatorOnly(torch.nn.Module):
 
 def estimate_noise(image: np.ndarray | Image.Image, model: torch.nn.Module | None = None,
                    tile: int | None = DEFAULT_TILE) -> NoiseEstimate:
-    """The noise level `denoise(image, model)` would assume: the model's learned per-pixel map when
-    it has an estimator (the photo model), else the white-noise wavelet estimate."""
-    _, planes, _ = _planes(image)
+    """The noise level `denoise(image, model)` would assume: the median of the model's learned
+    per-pixel map when it has an estimator (the photo model), else the white-noise wavelet estimate."""
+    return _estimate(_planes(image)[1], model, tile)
+
+
+def _estimate(planes: np.ndarray, model: torch.nn.Module | None, tile: int | None) -> NoiseEstimate:
+    """estimate_noise on colour planes (H, W, c) float that `_planes` already read and checked."""
     if model is None or not has_estimator(model):
         sigma = estimate_sigma(planes)
         return NoiseEstimate(sigma, sigma, sigma, "wavelet")
