@@ -253,7 +253,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     repo_id = args.repo_id or f"denoiser-project/denoiser-{Path(model).name}"
     cards = [Path(p) for p in args.card] if args.card else [weights_dir / "README.md"]
     if args.readme:  # the commands that trained each shipped model, from their train_config.json
-        from .report import training_commands_block, write_readme_block
+        from .report_training import training_commands_block, write_readme_block
 
         write_readme_block(Path(args.readme), training_commands_block({n: SHIPPED_DIR / n for n in SHIPPED_MODELS}))
         print(f"wrote the training commands into {args.readme}")

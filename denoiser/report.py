@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .evaluate import evaluate
+from .report_training import training_budget, training_section
 
 # Colour AWGN on CBSD68, published (sigma 15 / 25 / 50).
 PUBLISHED = [
@@ -24,11 +25,6 @@ PUBLISHED = [
 ]
 TARGET = (33.95, 31.30, 28.00)
 SIGMAS = (15, 25, 50)
-# The training options the card's command shows (the rest do not change the weights), and the
-# optional ones with the setting that switches each on (shown only when it is set).
-COMMAND_KEYS = ("noise", "preset", "loss", "lr", "min_lr", "warmup", "clip_grad", "ema", "batch", "patch",
-                "late_patch", "late_fraction", "steps", "threads", "seed")
-OPTIONAL_KEYS = {"clip_grad": "clip_grad", "late_patch": "late_patch", "late_fraction": "late_patch"}
 TUNED_BASELINES = ("nlmeans", "blur")  # strength (the sigma they are given) tuned on PolyU's train split
 TUNING_GRID = (2, 4, 6, 8, 12, 16, 24)
 
@@ -42,61 +38,91 @@ class ReportInputs:
     limit: int | None = None
 
 
+class Recorder:
+    """Runs `evaluate()` for one section of results.json and prints each record as it lands."""
+
+    def __init__(self, out: dict, limit: int | None, progress=print) -> None:
+        self.out, self.limit, self.progress = out, limit, progress
+
+    def __call__(self, section: str, method, **kwargs) -> None:
+        records = evaluate(method, limit=self.limit, **kwargs)
+        self.out.setdefault(section, []).extend(r.summary() for r in records)
+        for r in records:
+            self.progress(f"{section}: {r.method} {r.dataset} sigma={r.sigma} PSNR {r.psnr:.2f} SSIM {r.ssim:.4f}")
+
+    def tuned_on_train(self, section: str, pairs: Path, methods: tuple[str, ...]) -> None:
+        """Each classical method at the strength (sigma) that scores best on the train scenes of
+        `pairs`, then scored on its test scenes; the chosen strengths go to polyu_tuned_sigma."""
+        tuned = self.out.setdefault("polyu_tuned_sigma", {})
+        for method in methods:
+            tuning = evaluate(method, pairs=pairs, split="train", sigmas=TUNING_GRID, limit=self.limit)
+            tuned[method] = max(tuning, key=lambda r: r.psnr).sigma
+            self(section, method, pairs=pairs, split="test", sigmas=(tuned[method],))
+
+    def speed(self, model, source: str | None) -> None:
+        from .benchmark import measure_throughput, photo_in_fresh_process
+
+        speed = measure_throughput(model)
+        speed["photo"] = photo_in_fresh_process(source)
+        self.out["speed"] = speed
+        self.progress(f"speed: {speed['mp_per_s']:.3f} MP/s, DnCNN {speed['dncnn_mp_per_s']:.3f} MP/s, "
+                      f"12 MP in {speed['photo']['seconds']:.1f} s, peak {speed['photo']['peak_memory_gb']:.2f} GB")
+
+
+def compared_models(sources: tuple[str, ...]) -> list:
+    """The --compare models, each named by its folder (not its full path) in the tables."""
+    from .hub import load_model
+
+    models = []
+    for source in sources:
+        model = load_model(source)
+        model.name = Path(source).name or source
+        models.append(model)
+    return models
+
+
 def measure(inputs: ReportInputs, progress=print) -> dict:
     """Run every evaluation the card reports; returns JSON-ready records grouped by section."""
-    from .benchmark import measure_throughput, photo_in_fresh_process
     from .hub import load_model
+    from .inference import has_estimator
     from .model import count_parameters, macs_per_pixel
 
-    from .inference import has_estimator
-
     model = load_model(inputs.model_source)
-    data, limit = inputs.data, inputs.limit
+    data = inputs.data
     out: dict = {"model": model.name, "kind": "photo" if has_estimator(model) else "gaussian",
                  "parameters": count_parameters(model), "macs_per_pixel": macs_per_pixel(model)}
+    run = Recorder(out, inputs.limit, progress)
     if out["kind"] == "photo":
         from .report_photo import measure_photo
 
-        return {**out, **measure_photo(model, inputs.model_source, data, list(inputs.compare), limit, progress)}
+        measure_photo(run, model, data, compared_models(inputs.compare))
+    else:
+        _measure_gaussian(run, model, inputs)
+    run.speed(model, inputs.model_source)
+    return out
 
-    def run(section: str, method, **kwargs) -> None:
-        records = evaluate(method, limit=limit, **kwargs)
-        out.setdefault(section, []).extend(r.summary() for r in records)
-        for r in records:
-            progress(f"{section}: {r.method} {r.dataset} sigma={r.sigma} PSNR {r.psnr:.2f} SSIM {r.ssim:.4f}")
 
+def _measure_gaussian(run: Recorder, model, inputs: ReportInputs) -> None:
+    from .hub import load_model
+
+    data = inputs.data
     if (data / "CBSD68").is_dir():
         run("cbsd68", model, clean=data / "CBSD68", sigmas=SIGMAS)
         run("cbsd68_noisy", "noisy", clean=data / "CBSD68", sigmas=SIGMAS)  # what doing nothing scores
         run("cbsd68_blind", model, clean=data / "CBSD68", sigmas=(25,), blind=True)
         run("cbsd68_x8", model, clean=data / "CBSD68", sigmas=SIGMAS, ensemble=True)
         if inputs.seed_model:
-            seed = load_model(inputs.seed_model)
-            run("cbsd68_seed", seed, clean=data / "CBSD68", sigmas=SIGMAS)
-            out["seed_training"] = _training_budget(Path(inputs.seed_model), "runs/seed")
+            run("cbsd68_seed", load_model(inputs.seed_model), clean=data / "CBSD68", sigmas=SIGMAS)
+            run.out["seed_training"] = training_budget(Path(inputs.seed_model), "runs/seed")
     for gray in ("BSD68", "Set12"):
         if (data / gray).is_dir():
             run("gray", model, clean=data / gray, sigmas=SIGMAS)
     polyu = data / "real" / "PolyU"
     if polyu.is_dir():  # the test scenes of the standard split; nothing here was trained or tuned on them
         run("polyu", "noisy", pairs=polyu, split="test")
-        out["polyu_tuned_sigma"] = {}
-        for method in TUNED_BASELINES:
-            tuning = evaluate(method, pairs=polyu, split="train", sigmas=TUNING_GRID, limit=limit)
-            best = max(tuning, key=lambda r: r.psnr).sigma
-            out["polyu_tuned_sigma"][method] = best
-            run("polyu", method, pairs=polyu, split="test", sigmas=(best,))
-        run("polyu", model, pairs=polyu, split="test")
-        for other in inputs.compare:
-            compared = load_model(other)
-            compared.name = Path(other).name or other
-            run("polyu", compared, pairs=polyu, split="test")
-    speed = measure_throughput(model)
-    speed["photo"] = photo_in_fresh_process(inputs.model_source)
-    out["speed"] = speed
-    progress(f"speed: {speed['mp_per_s']:.3f} MP/s, DnCNN {speed['dncnn_mp_per_s']:.3f} MP/s, "
-             f"12 MP in {speed['photo']['seconds']:.1f} s, peak {speed['photo']['peak_memory_gb']:.2f} GB")
-    return out
+        run.tuned_on_train("polyu", polyu, TUNED_BASELINES)
+        for method in (model, *compared_models(inputs.compare)):
+            run("polyu", method, pairs=polyu, split="test")
 
 
 def _row(records: list[dict], dataset: str | None = None) -> dict:
@@ -111,7 +137,9 @@ def render_card(results: dict, weights_dir: Path, repo_id: str, assets: str = ""
     """Markdown model card (with Hub front matter and model-index) from `measure()`'s results;
     `assets` prefixes the image links (the card may live beside the weights or elsewhere)."""
     if results.get("kind") == "photo":
-        return _render_photo_card(results, weights_dir, repo_id, assets)
+        from .report_photo import render_photo_card
+
+        return render_photo_card(results, weights_dir, repo_id, assets)
     cbsd = _row(results.get("cbsd68", []))
     ours = [cbsd.get(s, {}).get("psnr") for s in SIGMAS]
     lines = [_front_matter(results, repo_id), f"# {repo_id.split('/')[-1]}: a CPU-friendly denoising autoencoder", ""]
@@ -192,7 +220,7 @@ def render_card(results: dict, weights_dir: Path, repo_id: str, assets: str = ""
                   f"  same run: {speed['speedup_vs_dncnn']:.1f}× faster.",
                   f"- A 12-megapixel photo (4000×3000): {photo['seconds']:.1f} s, peak memory {photo['peak_memory_gb']:.2f} GB.",
                   "", "Measured by `python -m denoiser benchmark`."]
-    lines += _training_section(weights_dir, assets, results["model"])
+    lines += training_section(weights_dir, assets, results["model"])
     lines += [
         "", "## Use", "", "```python", "import denoiser", "", "model = denoiser.load_model(\"gaussian\")  # or a folder / \"owner/repo@revision\"",
         "clean = denoiser.denoise(denoiser.read_image(\"noisy.png\"), model, sigma=None)  # sigma: 0-255 scale", "```",
@@ -210,62 +238,6 @@ def render_card(results: dict, weights_dir: Path, repo_id: str, assets: str = ""
     return "\n".join(lines)
 
 
-def _training_budget(weights_dir: Path, command_out: str | None = None) -> dict | None:
-    """Steps and minutes from the training log shipped beside a model's weights, if there is one;
-    with `command_out`, also the command that trained it (writing to that run folder)."""
-    log_path = weights_dir / "log.json"
-    if not log_path.is_file():
-        return None
-    last = json.loads(log_path.read_text())[-1]
-    budget = {"steps": last["step"], "minutes": last["seconds"] / 60}
-    config_path = weights_dir / "train_config.json"
-    if command_out and config_path.is_file():
-        budget["command"] = _training_command(json.loads(config_path.read_text()), command_out)
-    return budget
-
-
-# Options that do not change the weights (or name where they go), left out of a card's command.
-NOT_IN_COMMAND = ("out", "resume", "from_checkpoint", "push_to_hub", "private", "revision", "log_every",
-                  "checkpoint_every", "device")
-
-
-def _training_command(config: dict, out: str) -> str:
-    """The `python -m train` command line that reproduces a run, from its train_config.json: the
-    data, then the core recipe (always shown), then every other option that differs from its default."""
-    import dataclasses
-
-    from train.config import TrainConfig
-
-    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-    args = []
-    for key in ("clean", "pairs"):
-        if config.get(key):
-            args.append(f"--{key} " + " ".join(config[key]))
-    shown = [k for k in COMMAND_KEYS if k not in OPTIONAL_KEYS or config.get(OPTIONAL_KEYS[k])]
-    shown += [k for k in defaults if k not in shown and k not in ("clean", "pairs", *NOT_IN_COMMAND)
-              and k in config and _plain(config[k]) != _plain(defaults[k])]
-    for key in shown:
-        value = config[key]
-        flag = f"--{key.replace('_', '-')}"
-        if isinstance(value, bool):
-            args.append(flag if value else f"--no-{key.replace('_', '-')}")
-        elif isinstance(value, (list, tuple)):
-            args.append(f"{flag} " + " ".join(str(v) for v in value))
-        else:
-            args.append(f"{flag} {_quote(value)}")
-    return "python -m train " + " ".join(args) + f" --out {out}"
-
-
-def _plain(value):
-    return list(value) if isinstance(value, tuple) else value
-
-
-def _quote(value) -> str:
-    import shlex
-
-    return shlex.quote(str(value))
-
-
 def _front_matter(results: dict, repo_id: str) -> str:
     metrics = []
     for r in results.get("cbsd68", []):
@@ -278,128 +250,6 @@ def _front_matter(results: dict, repo_id: str) -> str:
     index = f"model-index:\n  - name: {repo_id.split('/')[-1]}\n    results:\n" + "\n".join(metrics) if metrics else ""
     return ("---\nlibrary_name: denoiser\nlicense: other\nlicense_name: bsds-research-use\npipeline_tag: image-to-image\n"
             "tags:\n  - image-denoising\n  - autoencoder\n  - pytorch\ndatasets:\n  - CBSD68\n" + index + "\n---\n")
-
-
-def training_stages(weights_dir: Path, name: str) -> list[dict]:
-    """The runs that made a shipped model, oldest first: {"command", "steps", "minutes", "threads"}.
-    A model fine-tuned in stages keeps each earlier run's train_config.json and log.json in
-    `stages/<k>/`; a stage's --init then points at the previous stage's exported model."""
-    folders = sorted((p for p in (weights_dir / "stages").glob("*") if p.is_dir()), key=lambda p: p.name)
-    folders.append(weights_dir)
-    stages, previous_out = [], None
-    for index, folder in enumerate(folders):
-        config_path = folder / "train_config.json"
-        if not config_path.is_file():
-            continue
-        config = json.loads(config_path.read_text())
-        if previous_out and config.get("init"):
-            config["init"] = f"{previous_out}/model"  # the exported model of the stage before
-        out = f"runs/{name}" if folder == weights_dir else f"runs/{name}-stage{index + 1}"
-        budget = _training_budget(folder) or {}
-        selected = json.loads((folder / "selected.json").read_text()) if (folder / "selected.json").is_file() else None
-        stages.append({"command": _training_command(config, out), "steps": budget.get("steps"),
-                       "minutes": budget.get("minutes"), "threads": config.get("threads") or "default",
-                       "selected": selected})
-        previous_out = out
-    return stages
-
-
-def _training_section(weights_dir: Path, assets: str, name: str = "gaussian") -> list[str]:
-    stages = training_stages(weights_dir, name)
-    if not stages:
-        return []
-    lines = ["", "## Training", ""]
-    for i, stage in enumerate(stages):
-        if len(stages) > 1:
-            lines.append(f"Stage {i + 1} of {len(stages)}:" + ("" if stage["steps"] is None else
-                         f" {stage['steps']} steps in {stage['minutes']:.0f} minutes on this machine "
-                         f"({stage['threads']} CPU thread(s))."))
-        elif stage["steps"] is not None:
-            lines.append(f"{stage['steps']} steps in {stage['minutes']:.0f} minutes on this machine "
-                         f"({stage['threads']} CPU thread(s)).")
-        lines += ["", "```bash", stage["command"], "```", ""]
-        if stage.get("selected"):
-            chosen = stage["selected"]
-            why = ", the one with the lowest validation loss" if chosen["checkpoint"] == "best" else ""
-            lines += [f"Shipped: the `{chosen['checkpoint']}` checkpoint of that run (step {chosen['step']}, "
-                      f"{chosen['weights']} weights){why}.", ""]
-    lines += [f"![training curves]({assets}curves.png)", "", f"![noisy / reference / denoised]({assets}samples.png)"]
-    return lines
-
-
-README_COMMANDS = ("<!-- training-commands:start -->", "<!-- training-commands:end -->")
-
-
-def training_commands_block(models: dict[str, Path]) -> str:
-    """The README's block of the commands that trained each shipped model (from their configs)."""
-    lines = ["```bash"]
-    for name, folder in models.items():
-        for i, stage in enumerate(training_stages(folder, name)):
-            lines.append(f"# {name}" + (f", stage {i + 1}" if (folder / "stages").is_dir() else "")
-                         + ("" if stage["steps"] is None else f": {stage['steps']} steps, {stage['minutes']:.0f} min"))
-            lines.append(stage["command"])
-    return "\n".join(lines + ["```"])
-
-
-def write_readme_block(readme: Path, block: str) -> None:
-    """Replace the text between the training-commands markers of `readme` with `block`."""
-    from .files import atomic_write_text
-
-    text = readme.read_text()
-    start, end = README_COMMANDS
-    if start not in text or end not in text:
-        raise ValueError(f"{readme}: no {start} ... {end} markers to write the training commands between")
-    head, rest = text.split(start, 1)
-    atomic_write_text(readme, head + start + "\n" + block + "\n" + end + rest.split(end, 1)[1])
-
-
-def _render_photo_card(results: dict, weights_dir: Path, repo_id: str, assets: str) -> str:
-    from .report_photo import render_photo
-
-    name = results["model"]
-    lines = [_front_matter(results, repo_id), f"# {repo_id.split('/')[-1]}: denoising for real photos, on a CPU", ""]
-    lines += [
-        "The default model of `denoiser`. The same encoder–decoder as the `gaussian` model, with a small noise",
-        "estimator in front (as in CBDNet, Guo et al., CVPR 2019): a five-layer CNN on 4×4-unshuffled pixels predicts",
-        "a per-pixel noise-level map; its median is the noise level the denoiser is given (as an extra input),",
-        "and `strength` scales it: 1 is the estimate, lower keeps grain and texture, higher removes more.",
-        "",
-        "Trained on clean photos (CBSD432 and the 900 training images of ImageNet1000, those of 400 px or more",
-        "downscaled 2× for cleaner targets) with a random mix of white Gaussian noise; Gaussian noise with",
-        "correlated channels, optionally resize-correlated and JPEG-compressed (quality 30–95); and sensor",
-        "noise added in linear raw after unprocessing (inverse tone curve, gamma, colour matrix and white-balance",
-        "gains; Bayer mosaic; Poisson–Gaussian noise with read noise tied to shot noise), demosaicked, processed",
-        "back and, half the time, JPEG-compressed (Brooks et al., CVPR 2019; Zhang et al., 2023); plus the real",
-        "pairs of PolyU's train scenes; a second stage adds heavier and blotchy raw noise (block-averaged, as a",
-        "phone's own processing leaves it). The estimator learns the true local noise level with CBDNet's",
-        "asymmetric loss (under-estimates cost more); `denoise()` uses the median of its map as the image's",
-        "noise level (on validation data that beat feeding the per-pixel map, which reads texture as noise).",
-        "Started from the `gaussian` model's weights.",
-        "",
-        f"- Parameters: {results['parameters'] / 1e6:.2f} M; multiply-adds per pixel: {results['macs_per_pixel'] / 1e3:.1f} k",
-    ]
-    lines += render_photo(results)
-    lines += _training_section(weights_dir, assets, name)
-    lines += [
-        "", "## Use", "", "```python", "import denoiser", "",
-        "model = denoiser.load_model()  # the photo model",
-        "image = denoiser.read_image(\"photo.jpg\")",
-        "print(denoiser.estimate_noise(image, model).describe())",
-        "clean = denoiser.denoise(image, model)                # strength 1: the estimated noise map",
-        "gentler = denoiser.denoise(image, model, strength=0.6)  # keep more grain", "```",
-        "", "## Limitations", "",
-        "- The noise estimate reads fine texture (foliage, fabric, hair) partly as noise; lower the strength",
-        "  where such detail matters.",
-        "- Trained on synthetic camera pipelines and one real-pair set (PolyU); very heavy phone noise in the",
-        "  dark, banding and hot pixels are outside what it saw.",
-        "", "## Data and licence", "",
-        "Training images: BSDS500 (CBSD432; research and non-commercial use, Martin et al., ICCV 2001), ImageNet",
-        "samples (non-commercial research; Deng et al., CVPR 2009) and PolyU (non-commercial, Xu et al.,",
-        "arXiv:1804.02603). SIDD12 (Abdelhamed et al., CVPR 2018) was used for validation only. The code is MIT;",
-        "use the weights accordingly.",
-        "", f"_Generated by `python -m denoiser report` from the measurements in `{weights_dir.name}/results.json`._", "",
-    ]
-    return "\n".join(lines)
 
 
 def write_report(inputs: ReportInputs, weights_dir: Path, card_paths: list[Path], repo_id: str) -> dict:

@@ -2,7 +2,8 @@
 
 import json
 
-from denoiser.report import SIGMAS, _training_budget, render_card
+from denoiser.report import SIGMAS, render_card
+from denoiser.report_training import training_budget
 
 
 def results() -> dict:
@@ -54,7 +55,7 @@ def test_card_without_optional_sections(tmp_path):
 
 def test_seed_row_states_the_command_that_trained_it(tmp_path):
     write_run(tmp_path, 5100.0, preset="seed", lr=0.001, clip_grad=0.0, late_patch=0, steps=440)
-    budget = _training_budget(tmp_path, "runs/seed")
+    budget = training_budget(tmp_path, "runs/seed")
     assert budget["steps"] == 440 and budget["minutes"] == 85.0
     assert budget["command"].endswith("--preset seed --loss l1 --lr 0.001 --min-lr 1e-05 --warmup 100 --ema 0.999 "
                                       "--batch 32 --patch 64 --steps 440 --threads 2 --seed 0 --out runs/seed")
@@ -118,7 +119,7 @@ def test_each_shipped_card_is_the_render_of_its_results():
 
 
 def test_staged_training_lists_each_stage_and_chains_init(tmp_path):
-    from denoiser.report import training_stages
+    from denoiser.report_training import training_stages
 
     stage = tmp_path / "stages" / "1"
     stage.mkdir(parents=True)
@@ -137,7 +138,7 @@ def test_readme_training_commands_are_the_shipped_configs():
     from pathlib import Path
 
     from denoiser.hub import SHIPPED_DIR, SHIPPED_MODELS
-    from denoiser.report import README_COMMANDS, training_commands_block
+    from denoiser.report_training import README_COMMANDS, training_commands_block
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     start, end = README_COMMANDS
