@@ -151,7 +151,7 @@ def test_readme_load_test_figures_are_the_kept_record():
     """The README's load-test block is rendered from docs/load_test.json, the run it quotes."""
     from pathlib import Path
 
-    from tools.load_test import README_END, README_START, RECORD, render_block
+    from tools.load_test_report import README_END, README_START, RECORD, render_block
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     block = readme[readme.index(README_START): readme.index(README_END) + len(README_END)]

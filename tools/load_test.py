@@ -31,14 +31,10 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -48,100 +44,8 @@ if str(ROOT) not in sys.path:  # `python tools/load_test.py` as well as `python 
 
 import numpy as np  # noqa: E402
 
-LOG_MARKERS = ("Too little data", "Traceback", "Exception in ASGI", "peer closed")
-
-
-# ----------------------------------------------------------------------------- server
-
-
-def rss_kb(pid: int, key: str = "VmRSS") -> int | None:
-    """A memory figure of /proc/<pid>/status in kB (VmRSS: now; VmHWM: peak), None if gone."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        return None
-    return None
-
-
-class RssSampler(threading.Thread):
-    """Samples the server's VmRSS every `interval` seconds; .peak_kb is the largest seen."""
-
-    def __init__(self, pid: int, interval: float = 0.1) -> None:
-        super().__init__(daemon=True, name="rss-sampler")
-        self.pid, self.interval, self.peak_kb = pid, interval, 0
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        while not self._halt.is_set():
-            value = rss_kb(self.pid)
-            if value is None:
-                return
-            self.peak_kb = max(self.peak_kb, value)
-            self._halt.wait(self.interval)
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join(timeout=5)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(env: dict, log_path: Path, port: int, deadline: float) -> subprocess.Popen:
-    log = open(log_path, "w")  # noqa: SIM115 - kept open for the server's lifetime
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/config"
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the app exited with status {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.5)
-    stop_server(proc)
-    raise RuntimeError(f"the app did not answer on {url} in time:\n{log_path.read_text()[-3000:]}")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)  # lets gradio run its shutdown (and delete_cache) hooks
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def count_files(folder: Path, pattern: str = "*") -> int:
-    total = 0
-    for sub in folder.glob(pattern):
-        if sub.is_file():
-            total += 1
-        elif sub.is_dir():
-            total += sum(1 for p in sub.rglob("*") if p.is_file())
-    return total
-
-
-def file_counts(gradio_dir: Path, tmp_dir: Path) -> dict:
-    return {
-        "gradio_cache": count_files(gradio_dir),
-        "app_outputs": count_files(tmp_dir, "denoiser-app-*"),
-        "app_examples": count_files(tmp_dir, "denoiser-examples-*"),
-        "other_tmp": sum(1 for p in tmp_dir.rglob("*") if p.is_file())
-        - count_files(tmp_dir, "denoiser-app-*")
-        - count_files(tmp_dir, "denoiser-examples-*"),
-    }
-
-
-# ----------------------------------------------------------------------------- clients
+from tools.load_server import LOG_MARKERS, RssSampler, file_counts, free_port, rss_kb, start_server, stop_server  # noqa: E402
+from tools.load_test_report import print_table, write_readme_block  # noqa: E402
 
 
 @dataclass
@@ -324,46 +228,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-README_START, README_END = "<!-- load-test:start -->", "<!-- load-test:end -->"
-
-
-RECORD = Path(__file__).resolve().parents[1] / "docs" / "load_test.json"  # the run the README block quotes
-
-
-def render_block(record: dict) -> str:
-    """The README's load-test block (markers included) from a kept run record."""
-    result, rss, same = record["result"], record["result"]["rss_mb"], record["result"]["same_image"]
-    return "\n".join([
-        README_START,
-        f"Last run (`{record['command']}`, model {result['model']}): {result['requests']} requests from "
-        f"{result['users']} concurrent users ({result['same_image_users']} sending the same image at once), "
-        f"**{result['failures']} failed**; latency p50 {result['latency_p50_s']:.2f} s, p95 "
-        f"{result['latency_p95_s']:.2f} s, max {result['latency_max_s']:.2f} s; same-image responses "
-        f"{same['distinct_bytes']}/{same['responses']} distinct files with identical pixels; server memory "
-        f"{rss['before']:.0f} MB before, {' / '.join(f'{v:.0f}' for v in rss['after_rounds'])} MB after each round, "
-        f"peak {rss['peak_vmhwm']:.0f} MB. (Record: `docs/load_test.json`.)",
-        README_END,
-    ])
-
-
-def write_readme_block(readme: Path, result: dict | None, argv, record_path: Path = RECORD) -> None:
-    """Keep this run's figures in `record_path` and write the block rendered from it between the
-    load-test markers of `readme`; result None re-renders the kept record."""
-    from denoiser.files import atomic_write_text
-
-    text = readme.read_text()
-    if README_START not in text or README_END not in text:
-        raise ValueError(f"{readme}: no {README_START} ... {README_END} markers")
-    if result is None:
-        record = json.loads(record_path.read_text())
-    else:
-        command = "python -m tools.load_test " + " ".join(argv if argv is not None else sys.argv[1:])
-        record = {"command": command.strip(), "result": result}
-        atomic_write_text(record_path, json.dumps(record, indent=1) + "\n")
-    start, end = text.index(README_START), text.index(README_END) + len(README_END)
-    atomic_write_text(readme, text[:start] + render_block(record) + text[end:])
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     start_time = time.monotonic()
@@ -485,38 +349,6 @@ def main(argv=None) -> int:
             print(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-
-
-def print_table(r: dict) -> None:
-    def fmt(v):
-        return "-" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))
-
-    rss = r["rss_mb"]
-    rows = [
-        ("model", r["model"]),
-        ("users x requests x rounds", f"{r['users']} x {r['requests_per_user']} x {r['rounds']} "
-                                      f"({r['same_image_users']} send the same image at once), {r['size']}px"),
-        ("requests", r["requests"]),
-        ("failures", r["failures"]),
-        ("latency p50 / p95 / max (s)", " / ".join(fmt(r[k]) for k in ("latency_p50_s", "latency_p95_s", "latency_max_s"))),
-        ("same-image responses", f"{r['same_image']['responses']} ({r['same_image']['distinct_bytes']} distinct byte strings, "
-                                 f"identical pixels: {r['same_image']['identical_pixels']})"),
-        ("server RSS started / before (MB)", f"{fmt(rss['started'])} / {fmt(rss['before'])}"),
-        ("server RSS after each round (MB)", " / ".join(fmt(v) for v in rss["after_rounds"])),
-        ("server RSS growth in last round (MB)", fmt(rss["growth_last_round"])),
-        ("server RSS after TTL clean-up (MB)", fmt(rss["after_ttl_cleanup"])),
-        ("server peak RSS sampled / VmHWM (MB)", f"{fmt(rss['peak_sampled'])} / {fmt(rss['peak_vmhwm'])}"),
-        ("files at end (gradio / outputs / examples)", "{gradio_cache} / {app_outputs} / {app_examples}".format(**r["files_at_end"])),
-        (f"files after TTL {r['ttl_s']} s clean-up", "{gradio_cache} / {app_outputs} / {app_examples}".format(**r["files_after_ttl_cleanup"])),
-        ("server log markers", ", ".join(f"{k}: {v}" for k, v in r["server_log_markers"].items()) or "none"),
-        ("wall time (s)", r["wall_s"]),
-    ]
-    width = max(len(k) for k, _ in rows)
-    print()
-    for key, value in rows:
-        print(f"{key:<{width}}  {value}")
-    for message in r["errors"]:
-        print(f"  error: {message}")
 
 
 if __name__ == "__main__":
