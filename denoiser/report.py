@@ -142,7 +142,7 @@ def render_card(results: dict, weights_dir: Path, repo_id: str, assets: str = ""
         return render_photo_card(results, weights_dir, repo_id, assets)
     cbsd = _row(results.get("cbsd68", []))
     ours = [cbsd.get(s, {}).get("psnr") for s in SIGMAS]
-    lines = [_front_matter(results, repo_id), f"# {repo_id.split('/')[-1]}: a CPU-friendly denoising autoencoder", ""]
+    lines = [front_matter(results, repo_id), f"# {repo_id.split('/')[-1]}: a CPU-friendly denoising autoencoder", ""]
     lines += [
         "A U-Net-style encoder–decoder (strided-conv encoder, transposed-conv decoder, additive skips,",
         "residual output) that takes a noise-level map as an extra input, so one blind model covers",
@@ -238,7 +238,7 @@ def render_card(results: dict, weights_dir: Path, repo_id: str, assets: str = ""
     return "\n".join(lines)
 
 
-def _front_matter(results: dict, repo_id: str) -> str:
+def front_matter(results: dict, repo_id: str) -> str:
     metrics = []
     for r in results.get("cbsd68", []):
         metrics.append(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .report import Recorder, _front_matter
+from .report import Recorder, front_matter
 from .report_training import training_section
 
 SIGMAS = (15, 25, 50)
@@ -133,7 +133,7 @@ def _by_sigma(records: list[dict]) -> dict:
 
 def render_photo_card(results: dict, weights_dir: Path, repo_id: str, assets: str) -> str:
     name = results["model"]
-    lines = [_front_matter(results, repo_id), f"# {repo_id.split('/')[-1]}: denoising for real photos, on a CPU", ""]
+    lines = [front_matter(results, repo_id), f"# {repo_id.split('/')[-1]}: denoising for real photos, on a CPU", ""]
     lines += [
         "The default model of `denoiser`. The same encoder–decoder as the `gaussian` model, with a small noise",
         "estimator in front (as in CBDNet, Guo et al., CVPR 2019): a five-layer CNN on 4×4-unshuffled pixels predicts",
