@@ -22,7 +22,7 @@ from pathlib import Path
 LOSSES = ("mse", "l1", "charbonnier")
 SCHEDULES = ("cosine", "step", "constant")
 AUGMENTATIONS = ("flip", "rot90", "hue", "brightness")
-RESUMABLE_OVERRIDES = ("steps", "epochs", "max_minutes", "push_to_hub", "private", "revision", "threads",
+RESUMABLE_OVERRIDES = ("steps", "epochs", "max_minutes", "push_to_hub", "private", "revision", "threads", "workers",
                        "from_checkpoint")
 
 
@@ -34,12 +34,12 @@ class TrainConfig:
     pairs: tuple[str, ...] = ()  # folders of real pairs: noisy/ + gt/, or the SIDD Data/ layout
     pairs_weight: float = 0.0  # share of patches drawn from --pairs when mixed with --clean (0: by image count)
     pairs_split: str = "all"  # "train": only the train part of the standard scene split (keeps its test part unseen)
-    val: str | None = None  # validation folder (clean images or pairs); default: a split of the data
+    val: str | None = None  # validation folder (clean images or pairs; ImageNet1000: its fixed ImageNet-val split); default: a split of the data
     val_fraction: float = 0.1  # share of scenes held out when --val is not given
     val_sigmas: tuple[float, ...] = (15.0, 25.0, 50.0)  # AWGN levels for validating on clean images
     val_limit: int = 8  # validation images per evaluation (0 = all)
     noise: str = "gaussian:0-75"  # synthetic noise spec, e.g. "gaussian:0-75@3,nlf@1"
-    preset: str = "default"  # model preset: default | seed
+    preset: str = "default"  # model preset: default | deep | photo | seed
     model_config: str | None = None  # a config.json to use instead of the preset
     init: str | None = None  # start from these weights (a shipped name or model folder); layers they lack, e.g. a new estimator, start fresh
     estimator_loss: float = 1.0  # weight of the noise-map estimator's asymmetric loss (models with an estimator)
@@ -67,6 +67,7 @@ class TrainConfig:
     log_every: int = 20  # steps between log lines
     seed: int = 0  # seeds the weights and the data order; a batch is a function of (seed, step)
     threads: int = 0  # torch CPU threads (0 = torch's default)
+    workers: int = 0  # processes that make batches ahead of the optimiser (0: in the training process); a GPU needs several to stay busy
     device: str = "auto"  # auto | cpu | cuda
     resume: str | None = None  # continue RUN_DIR from its latest checkpoint, with its saved config
     from_checkpoint: str = "latest"  # with --resume: latest | best (lowest validation loss) | step-NNNNNNN
@@ -115,6 +116,8 @@ class TrainConfig:
             problems.append("--ema must be in [0, 1)")
         if self.lr <= 0 or self.min_lr < 0:
             problems.append("--lr must be positive and --min-lr non-negative")
+        if self.workers < 0:
+            problems.append("--workers must be >= 0")
         if self.device not in ("auto", "cpu", "cuda"):
             problems.append(f"--device must be auto, cpu or cuda, got {self.device!r}")
         if not problems:

@@ -140,9 +140,11 @@ def _as_channels(image: np.ndarray, channels: int) -> np.ndarray:
     return image
 
 
-def load_clean(folder: str | Path, channels: int, min_size: int, downscale_from: int = 0) -> list[Example]:
+def load_clean(folder: str | Path, channels: int, min_size: int, downscale_from: int = 0,
+               split: str = "train") -> list[Example]:
     """Every image in a folder of clean images (sub-folders included), less a documented
-    validation split (ImageNet1000's ImageNet-val: see `denoiser.evaluate.held_out`).
+    validation split (ImageNet1000's ImageNet-val: see `denoiser.evaluate.held_out`); with
+    split="val", that validation split alone (all images for a folder without one).
     downscale_from > 0 halves (2x2 box filter) images whose short side is at least that, which
     averages away their own noise and JPEG artefacts: cleaner targets. Images still smaller than
     `min_size` are left out, with a note, when the folder has enough others."""
@@ -150,10 +152,12 @@ def load_clean(folder: str | Path, channels: int, min_size: int, downscale_from:
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder")
     paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if split not in ("train", "val"):
+        raise ValueError(f"split must be train or val, got {split!r}")
     held = held_out(folder, [p.name for p in paths])
     examples = []
     for p in paths:
-        if p.name in held:
+        if (p.name in held) != (split == "val" and bool(held)):
             continue
         image = _as_channels(read_image(p), channels)
         if downscale_from and min(image.shape[:2]) >= downscale_from:

@@ -106,7 +106,8 @@ def load_data(config: TrainConfig) -> tuple[list[Example], list[Example]]:
     if config.val:
         val_dir = Path(config.val)
         has_pairs = (val_dir / "noisy").is_dir() or (val_dir / "Data").is_dir()
-        val = load_pairs(val_dir, config.channels, 8) if has_pairs else load_clean(val_dir, config.channels, 8)
+        # a folder with a fixed validation split (ImageNet1000) validates on that split alone
+        val = load_pairs(val_dir, config.channels, 8) if has_pairs else load_clean(val_dir, config.channels, 8, split="val")
         return clean + pairs, val
     if pairs:  # real pairs are what the model is for: validate on held-out scenes of those only
         train_pairs, val = split_by_scene(pairs, config.val_fraction)
@@ -123,6 +124,37 @@ def patch_schedule(config: TrainConfig, total: int, world: int) -> tuple[int, in
     batch = config.batch * config.patch**2 / config.late_patch**2
     batch = max(world, round(batch / world) * world)  # every rank gets the same share
     return round(total * (1 - config.late_fraction)), config.late_patch, batch
+
+
+class StepBatches(torch.utils.data.Dataset):
+    """Item i is the batch of step `first + i` (this rank's share). A batch is a pure function of its
+    step, so worker processes can make them ahead of the optimiser without changing the data."""
+
+    def __init__(self, maker: BatchMaker, late_maker: BatchMaker, late_start: int, shard: range, late_shard: range,
+                 first: int, total: int) -> None:
+        self.maker, self.late_maker, self.late_start = maker, late_maker, late_start
+        self.shard, self.late_shard, self.first, self.total = shard, late_shard, first, total
+
+    def __len__(self) -> int:
+        return max(0, self.total - self.first)
+
+    def __getitem__(self, i: int):
+        step = self.first + i
+        if step >= self.late_start:
+            return self.late_maker.batch(step, self.late_shard)
+        return self.maker.batch(step, self.shard)
+
+
+def batches(dataset: StepBatches, workers: int, pin: bool):
+    """Iterate the batches in step order, made by `workers` processes (0: here, one at a time)."""
+    if workers == 0:
+        return (dataset[i] for i in range(len(dataset)))
+    return iter(torch.utils.data.DataLoader(dataset, batch_size=None, shuffle=False, num_workers=workers,
+                                            pin_memory=pin, prefetch_factor=4, worker_init_fn=_one_thread))
+
+
+def _one_thread(worker_id: int) -> None:
+    torch.set_num_threads(1)  # the workers share the cores; one thread each avoids oversubscription
 
 
 def epoch_steps(examples: list[Example], config: TrainConfig) -> int:
@@ -147,7 +179,9 @@ def validate(model, val: list[Example], config: TrainConfig, val_batch) -> dict:
     if images and images[0].noisy is not None:
         records = evaluate(model, pairs=[(e.noisy, e.clean) for e in images], dataset="val")
     else:
-        records = evaluate(model, clean=[e.clean for e in images], sigmas=config.val_sigmas, dataset="val", seed=config.seed)
+        blind = not model.config.noise_map  # e.g. the seed network: it takes no noise level
+        records = evaluate(model, clean=[e.clean for e in images], sigmas=config.val_sigmas, dataset="val",
+                           seed=config.seed, blind=blind)
     for record in records:
         tag = "real" if record.sigma is None else f"{record.sigma:g}"
         result[f"psnr_{tag}"] = record.psnr
@@ -191,6 +225,10 @@ def train(config: TrainConfig) -> Path:
     if config.threads:
         torch.set_num_threads(config.threads)
     device = _device(config)
+    if device.type == "cuda":  # TF32 convolutions and tuned kernels: fast, and ample precision for 8-bit images
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
     run = Path(config.out)
     is_main = rank == 0
     if is_main:
@@ -243,6 +281,8 @@ def train(config: TrainConfig) -> Path:
               f"{total} steps ({per_epoch} per epoch) on {device} x{world}; "
               + (f"resuming at step {state['step']}" if checkpoint else "from scratch"), flush=True)
 
+    data = batches(StepBatches(maker, late_maker, late_start, shard, late_shard, state["step"], total),
+                   config.workers, device.type == "cuda")
     progress = _progress_bar(total, state["step"], is_main)
     start, step, running = time.perf_counter(), state["step"], []
     seconds_before = state.get("seconds", 0.0)
@@ -252,8 +292,7 @@ def train(config: TrainConfig) -> Path:
             lr = learning_rate(config, step, total)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            batch = late_maker.batch(step, late_shard) if step >= late_start else maker.batch(step, shard)
-            noisy, clean, sigma_map = (t.to(device, non_blocking=True) for t in batch)
+            noisy, clean, sigma_map = (t.to(device, non_blocking=True) for t in next(data))
             if config.estimator_only:  # the frozen denoiser takes the estimate; its loss reaches the estimator
                 output, estimate = wrapped(noisy, None, return_estimate=True)
                 loss = loss_fn(config.loss, output, clean) + config.estimator_loss * estimator_loss(estimate, sigma_map)
@@ -275,8 +314,7 @@ def train(config: TrainConfig) -> Path:
                 # linger in it (decay (1 + t) / (10 + t), capped at --ema).
                 decay = min(config.ema, (1 + step) / (10 + step))
                 with torch.no_grad():
-                    for e, p in zip(ema.parameters(), model.parameters()):
-                        e.lerp_(p, 1 - decay)
+                    torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1 - decay)
             step += 1
             state["step"] = step  # the run card and checkpoints read the step from here
             running.append(loss.item())

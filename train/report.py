@@ -67,6 +67,8 @@ def sample_strip(model, val_examples, config: TrainConfig, path: Path, count: in
             noisy, given = example.noisy[:192, :192], None
         else:
             noisy, given = awgn(clean, sigma, config.seed, index), sigma
+        if not unwrap(model).config.noise_map:  # a blind network (the seed) takes no noise level
+            given = None
         out = denoise(noisy, unwrap(model), sigma=given)
         row = [_to8(noisy), _to8(clean), _to8(out)]
         rows.append(np.concatenate(row, axis=1))
