@@ -269,7 +269,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     data = Path(args.data or os.environ.get("DENOISER_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
     if not data.is_dir():
         raise CLIError(f"{data}: data folder not found (pass --data or set DENOISER_DATA)")
-    inputs = ReportInputs(model, data, args.seed_model, tuple(args.compare or ()), args.limit)
+    inputs = ReportInputs(model, data, tuple(args.seed_model or ()), tuple(args.compare or ()), args.limit,
+                          tuple(args.peer or ()))
     write_report(inputs, weights_dir, cards, repo_id)
     print("wrote " + ", ".join(str(p) for p in [weights_dir / "results.json", *cards]))
     return 0
@@ -343,7 +344,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights-dir", help="where results.json goes (default: the shipped model's folder)")
     p.add_argument("--data", default=None, help="data sets folder (default: $DENOISER_DATA or ../shared/data)")
     p.add_argument("--card", action="append", help="write the model card here (repeatable; default WEIGHTS/README.md)")
-    p.add_argument("--seed-model", help="a trained seed-preset model to add as a row")
+    p.add_argument("--seed-model", action="append", metavar="MODEL",
+                   help="a trained seed-preset model to add as a row (repeatable), e.g. seed and seed-paper")
+    p.add_argument("--peer", action="append", metavar="NAME=PATH",
+                   help="another group's trained model run on the same noisy inputs and timed in the same run, e.g. "
+                        "ffdnet=../shared/peers/ffdnet_color.safetensors (repeatable; never shipped)")
     p.add_argument("--compare", action="append", metavar="MODEL",
                    help="another model to score beside it on the real-noise sets (repeatable), e.g. an older version's folder")
     p.add_argument("--repo-id", default=None, help="the Hub repo the card describes (default: denoiser-project/denoiser-NAME)")

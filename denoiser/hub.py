@@ -24,6 +24,10 @@ SHIPPED_MODELS = ("photo", "gaussian")  # short names of folders inside SHIPPED_
 # photo: for real photos (camera, phone and JPEG noise and white noise); estimates its own per-pixel
 #        noise map, which `strength` scales;
 # gaussian: white Gaussian noise of a known or estimated sigma (0-75), the benchmark model.
+# The original paper's autoencoder, kept for comparison (the Gaussian card's seed rows, the app's
+# Compare tab): fp16 safetensors, widened to fp32 on load. `seed` is trained with our recipe,
+# `seed-paper` with the paper's (MSE, Adam 1e-4), under the same budget.
+REFERENCE_MODELS = ("seed", "seed-paper")
 DEFAULT_MODEL = "photo"
 # Names that were shipped before and now mean another model (loading one says so).
 RENAMED_MODELS = {"real": "photo"}  # real (blind camera-noise model, v2) was replaced by photo
@@ -138,7 +142,7 @@ def load_model(
         source = RENAMED_MODELS[source]
     if source.startswith(HUB_PREFIX):  # explicit: never a local folder, even if one has that name
         return _load_hub_id(source[len(HUB_PREFIX):], revision, device, endpoint, token)
-    if source in SHIPPED_MODELS:
+    if source in SHIPPED_MODELS + REFERENCE_MODELS:
         folder = SHIPPED_DIR / source
         if not (folder / WEIGHTS_NAME).is_file():
             raise ModelLoadError(

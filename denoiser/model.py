@@ -250,9 +250,10 @@ def macs_per_pixel(model: nn.Module, size: int = 64) -> float:
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
     try:
-        x = torch.zeros(1, model.config.channels, size, size)
+        device = next(model.parameters()).device  # a model still on the GPU after training, say
+        x = torch.zeros(1, model.config.channels, size, size, device=device)
         with torch.no_grad():  # a model with an estimator counts it too: it runs on every image
-            model(x, None if getattr(model, "estimator", None) is not None else torch.zeros(1, 1, size, size))
+            model(x, None if getattr(model, "estimator", None) is not None else torch.zeros(1, 1, size, size, device=device))
     finally:
         for h in handles:
             h.remove()

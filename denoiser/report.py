@@ -14,18 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .evaluate import evaluate
-from .report_training import training_budget, training_section
+from .report_gaussian import PUBLISHED, SIGMAS, TUNED_BASELINES  # noqa: F401  (re-exported for callers)
 
-# Colour AWGN on CBSD68, published (sigma 15 / 25 / 50).
-PUBLISHED = [
-    ("CBM3D", (33.52, 30.71, 27.38), "Dabov et al., ICIP 2007; as reported by Zhang et al., TIP 2017"),
-    ("CDnCNN", (33.90, 31.24, 27.95), "Zhang et al., Beyond a Gaussian Denoiser, TIP 2017"),
-    ("FFDNet", (33.87, 31.21, 27.96), "Zhang et al., FFDNet, TIP 2018"),
-    ("DRUNet", (34.30, 31.69, 28.51), "Zhang et al., Plug-and-Play Image Restoration, TPAMI 2021"),
-]
-TARGET = (33.95, 31.30, 28.00)
-SIGMAS = (15, 25, 50)
-TUNED_BASELINES = ("nlmeans", "blur")  # strength (the sigma they are given) tuned on PolyU's train split
 TUNING_GRID = (2, 4, 6, 8, 12, 16, 24)
 
 
@@ -33,9 +23,10 @@ TUNING_GRID = (2, 4, 6, 8, 12, 16, 24)
 class ReportInputs:
     model_source: str | None
     data: Path
-    seed_model: str | None = None
+    seed_models: tuple[str, ...] = ()  # the paper's network, one row per trained recipe (Gaussian card)
     compare: tuple[str, ...] = ()  # other models scored beside it on the real-noise sets
     limit: int | None = None
+    peers: tuple[str, ...] = ()  # NAME=PATH: another group's trained model run on the same noisy inputs
 
 
 class Recorder:
@@ -43,6 +34,7 @@ class Recorder:
 
     def __init__(self, out: dict, limit: int | None, progress=print) -> None:
         self.out, self.limit, self.progress = out, limit, progress
+        self.peers: list = []  # peer models, timed beside ours by speed()
 
     def __call__(self, section: str, method, **kwargs) -> None:
         records = evaluate(method, limit=self.limit, **kwargs)
@@ -62,7 +54,11 @@ class Recorder:
     def speed(self, model, source: str | None) -> None:
         from .benchmark import measure_throughput, photo_in_fresh_process
 
+        from .benchmark import peer_throughput
+
         speed = measure_throughput(model)
+        if self.peers:  # straight after ours, on the same image: the machine's speed drifts between runs
+            speed["peers"] = {peer.name: peer_throughput(peer) for peer in self.peers}
         speed["photo"] = photo_in_fresh_process(source)
         self.out["speed"] = speed
         self.progress(f"speed: {speed['mp_per_s']:.3f} MP/s, DnCNN {speed['dncnn_mp_per_s']:.3f} MP/s, "
@@ -97,40 +93,11 @@ def measure(inputs: ReportInputs, progress=print) -> dict:
 
         measure_photo(run, model, data, compared_models(inputs.compare))
     else:
-        _measure_gaussian(run, model, inputs)
+        from .report_gaussian import measure_gaussian
+
+        measure_gaussian(run, model, inputs)
     run.speed(model, inputs.model_source)
     return out
-
-
-def _measure_gaussian(run: Recorder, model, inputs: ReportInputs) -> None:
-    from .hub import load_model
-
-    data = inputs.data
-    if (data / "CBSD68").is_dir():
-        run("cbsd68", model, clean=data / "CBSD68", sigmas=SIGMAS)
-        run("cbsd68_noisy", "noisy", clean=data / "CBSD68", sigmas=SIGMAS)  # what doing nothing scores
-        run("cbsd68_blind", model, clean=data / "CBSD68", sigmas=(25,), blind=True)
-        run("cbsd68_x8", model, clean=data / "CBSD68", sigmas=SIGMAS, ensemble=True)
-        if inputs.seed_model:
-            run("cbsd68_seed", load_model(inputs.seed_model), clean=data / "CBSD68", sigmas=SIGMAS)
-            run.out["seed_training"] = training_budget(Path(inputs.seed_model), "runs/seed")
-    for gray in ("BSD68", "Set12"):
-        if (data / gray).is_dir():
-            run("gray", model, clean=data / gray, sigmas=SIGMAS)
-    polyu = data / "real" / "PolyU"
-    if polyu.is_dir():  # the test scenes of the standard split; nothing here was trained or tuned on them
-        run("polyu", "noisy", pairs=polyu, split="test")
-        run.tuned_on_train("polyu", polyu, TUNED_BASELINES)
-        for method in (model, *compared_models(inputs.compare)):
-            run("polyu", method, pairs=polyu, split="test")
-
-
-def _row(records: list[dict], dataset: str | None = None) -> dict:
-    return {r["sigma"]: r for r in records if dataset is None or r["dataset"] == dataset}
-
-
-def _fmt(value: float | None, digits: int = 2) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
 
 
 def render_card(results: dict, weights_dir: Path, repo_id: str, assets: str = "") -> str:
@@ -140,102 +107,9 @@ def render_card(results: dict, weights_dir: Path, repo_id: str, assets: str = ""
         from .report_photo import render_photo_card
 
         return render_photo_card(results, weights_dir, repo_id, assets)
-    cbsd = _row(results.get("cbsd68", []))
-    ours = [cbsd.get(s, {}).get("psnr") for s in SIGMAS]
-    lines = [front_matter(results, repo_id), f"# {repo_id.split('/')[-1]}: a CPU-friendly denoising autoencoder", ""]
-    lines += [
-        "A U-Net-style encoder–decoder (strided-conv encoder, transposed-conv decoder, additive skips,",
-        "residual output) that takes a noise-level map as an extra input, so one blind model covers",
-        "Gaussian noise from σ = 0 to 75 and the strength can be turned up or down. Without a given σ it",
-        "estimates one from the image (wavelet MAD).",
-        "",
-        f"- Parameters: {results['parameters'] / 1e6:.2f} M; multiply-adds per pixel: {results['macs_per_pixel'] / 1e3:.1f} k",
-        "",
-        "## Colour AWGN on CBSD68 (PSNR dB, true σ given)",
-        "",
-        "Protocol: AWGN added to the float image with a generator seeded per image, noisy input not",
-        "clipped, output rounded to 8 bits, RGB PSNR (`denoiser.evaluate`).",
-        "",
-        "| method | σ=15 | σ=25 | σ=50 | source |",
-        "|---|---|---|---|---|",
-    ]
-    noisy = _row(results.get("cbsd68_noisy", []))
-    if noisy:
-        lines.append(f"| noisy input (no denoising) | {' | '.join(_fmt(noisy.get(s, {}).get('psnr')) for s in SIGMAS)} | measured here |")
-    for name, values, cite in PUBLISHED:
-        lines.append(f"| {name} | {' | '.join(f'{v:.2f}' for v in values)} | published: {cite} |")
-    lines.append(f"| target | {' | '.join(f'≥ {v:.2f}' for v in TARGET)} | |")
-    lines.append(f"| **ours** | {' | '.join(f'**{_fmt(v)}**' for v in ours)} | measured here |")
-    x8 = _row(results.get("cbsd68_x8", []))
-    if x8:
-        lines.append(f"| ours, ×8 self-ensemble (8× slower) | {' | '.join(_fmt(x8.get(s, {}).get('psnr')) for s in SIGMAS)} | measured here |")
-    seed, seed_note = _row(results.get("cbsd68_seed", [])), []
-    if seed:
-        budget = results.get("seed_training") or {}
-        trained = f", {budget['steps']} steps / {budget['minutes']:.0f} min" if budget else ""
-        lines.append(f"| seed preset (paper's network{trained}) | {' | '.join(_fmt(seed.get(s, {}).get('psnr')) for s in SIGMAS)} | measured here |")
-        if budget.get("command"):
-            seed_note = ["", "The seed row is the paper's autoencoder (Conv2d encoder, ConvTranspose2d decoder, no noise map)",
-                         "trained with our recipe and data on this machine, for as many steps as fit in about our time budget:", "",
-                         "```bash", budget["command"], "```"]
-    blind = _row(results.get("cbsd68_blind", [])).get(25)
-    if blind and cbsd.get(25):
-        lines += ["", f"Blind (σ estimated from each image) at σ = 25: {blind['psnr']:.2f} dB "
-                      f"({blind['psnr'] - cbsd[25]['psnr']:+.2f} dB vs. the true σ). SSIM at σ 15/25/50: "
-                      + " / ".join(_fmt(cbsd.get(s, {}).get('ssim'), 4) for s in SIGMAS) + "."]
-    lines += seed_note
-    gray = results.get("gray", [])
-    if gray:
-        lines += ["", "## Gray images (the colour model on replicated channels; PSNR dB)", "",
-                  "| dataset | σ=15 | σ=25 | σ=50 |", "|---|---|---|---|"]
-        for dataset in dict.fromkeys(r["dataset"] for r in gray):
-            row = _row(gray, dataset)
-            lines.append(f"| {dataset} | {' | '.join(_fmt(row.get(s, {}).get('psnr')) for s in SIGMAS)} |")
-    polyu = results.get("polyu", [])
-    if polyu:
-        n = polyu[0]["n"]
-        tuned = results.get("polyu_tuned_sigma", {})
-        lines += ["", f"## Real camera noise: PolyU test scenes ({n} pairs)", "",
-                  "The standard scene split (`denoiser.evaluate.scene_split`): no test scene was used for",
-                  "training or tuning. Classical rows use a strength (σ) tuned for PSNR on the train scenes;",
-                  "the Gaussian model uses σ estimated per image; other models are blind.", "",
-                  "| method | PSNR | SSIM |", "|---|---|---|"]
-        for r in polyu:
-            if r["method"] == "noisy":
-                name = "noisy input"
-            elif r["method"] in tuned:
-                name = f"{r['method']} (σ {tuned[r['method']]:g}, tuned)"
-            else:
-                name = Path(r["method"]).name  # a compared model loaded from a folder: its folder name
-            lines.append(f"| {name} | {r['psnr']:.2f} | {r['ssim']:.4f} |")
-        lines += ["", "The Gaussian model was trained on white Gaussian noise only; real sensor noise is signal-",
-                  "dependent, spatially correlated and often JPEG-compressed, which is what the `photo` model is for."]
-    speed = results.get("speed")
-    if speed:
-        photo = speed["photo"]
-        lines += ["", "## Speed (this machine's CPU)", "",
-                  f"- {speed['mp_per_s']:.2f} megapixels/s for RGB through `denoise()` on {speed['threads']} threads;",
-                  f"  a DnCNN-architecture network (17×64, random weights, {speed.get('dncnn_layout', 'channels_last')}, "
-                  f"{speed.get('dncnn_size', 256)}²) runs at {speed['dncnn_mp_per_s']:.3f} MP/s in the",
-                  f"  same run: {speed['speedup_vs_dncnn']:.1f}× faster.",
-                  f"- A 12-megapixel photo (4000×3000): {photo['seconds']:.1f} s, peak memory {photo['peak_memory_gb']:.2f} GB.",
-                  "", "Measured by `python -m denoiser benchmark`."]
-    lines += training_section(weights_dir, assets, results["model"])
-    lines += [
-        "", "## Use", "", "```python", "import denoiser", "", "model = denoiser.load_model(\"gaussian\")  # or a folder / \"owner/repo@revision\"",
-        "clean = denoiser.denoise(denoiser.read_image(\"noisy.png\"), model, sigma=None)  # sigma: 0-255 scale", "```",
-        "", "## Limitations", "",
-        "- Trained on synthetic additive white Gaussian noise (σ 0–75); for real photos use the `photo` model.",
-        "- Above σ = 75 it has never seen the noise level; the estimate of σ is for white noise and",
-        "  under-estimates spatially correlated noise.",
-        "", "## Data and licence", "",
-        "Trained on CBSD432 (Berkeley Segmentation Dataset 500 minus the 68 test images); evaluated on",
-        "CBSD68 / BSD68 / Set12 and PolyU. BSDS images are distributed for research and non-commercial use",
-        "(Martin et al., ICCV 2001; Arbelaez et al., TPAMI 2011); PolyU is non-commercial (Xu et al.,",
-        "arXiv:1804.02603). The code is MIT; use the weights accordingly.",
-        "", f"_Generated by `python -m denoiser report` from the measurements in `{weights_dir.name}/results.json`._", "",
-    ]
-    return "\n".join(lines)
+    from .report_gaussian import render_gaussian_card
+
+    return render_gaussian_card(results, weights_dir, repo_id, assets)
 
 
 def front_matter(results: dict, repo_id: str) -> str:

@@ -28,8 +28,10 @@ def training_budget(weights_dir: Path, command_out: str | None = None) -> dict |
 
 
 # Options that do not change the weights (or name where they go), left out of a card's command.
+# workers and max_minutes leave the weights alone too: batches are a pure function of the step, and a
+# run stopped by its time budget and resumed trains exactly as one uninterrupted run.
 NOT_IN_COMMAND = ("out", "resume", "from_checkpoint", "push_to_hub", "private", "revision", "log_every",
-                  "checkpoint_every", "device")
+                  "checkpoint_every", "workers", "max_minutes")
 
 
 def training_command(config: dict, out: str) -> str:
@@ -88,9 +90,15 @@ def training_stages(weights_dir: Path, name: str) -> list[dict]:
         selected = json.loads((folder / "selected.json").read_text()) if (folder / "selected.json").is_file() else None
         stages.append({"command": training_command(config, out), "steps": budget.get("steps"),
                        "minutes": budget.get("minutes"), "threads": config.get("threads") or "default",
-                       "selected": selected})
+                       "selected": selected, "where": _where(config)})
         previous_out = out
     return stages
+
+
+def _where(config: dict) -> str:
+    if config.get("device") == "cuda":
+        return "on a GPU (`--device cuda`; a lent NVIDIA H100)"
+    return f"on this machine ({config.get('threads') or 'default'} CPU thread(s))"
 
 
 def training_section(weights_dir: Path, assets: str, name: str = "gaussian") -> list[str]:
@@ -101,11 +109,9 @@ def training_section(weights_dir: Path, assets: str, name: str = "gaussian") -> 
     for i, stage in enumerate(stages):
         if len(stages) > 1:
             lines.append(f"Stage {i + 1} of {len(stages)}:" + ("" if stage["steps"] is None else
-                         f" {stage['steps']} steps in {stage['minutes']:.0f} minutes on this machine "
-                         f"({stage['threads']} CPU thread(s))."))
+                         f" {stage['steps']} steps in {stage['minutes']:.0f} minutes {stage['where']}."))
         elif stage["steps"] is not None:
-            lines.append(f"{stage['steps']} steps in {stage['minutes']:.0f} minutes on this machine "
-                         f"({stage['threads']} CPU thread(s)).")
+            lines.append(f"{stage['steps']} steps in {stage['minutes']:.0f} minutes {stage['where']}.")
         lines += ["", "```bash", stage["command"], "```", ""]
         if stage.get("selected"):
             chosen = stage["selected"]
@@ -125,7 +131,8 @@ def training_commands_block(models: dict[str, Path]) -> str:
     for name, folder in models.items():
         for i, stage in enumerate(training_stages(folder, name)):
             lines.append(f"# {name}" + (f", stage {i + 1}" if (folder / "stages").is_dir() else "")
-                         + ("" if stage["steps"] is None else f": {stage['steps']} steps, {stage['minutes']:.0f} min"))
+                         + ("" if stage["steps"] is None else f": {stage['steps']} steps, {stage['minutes']:.0f} min")
+                         + (" on a GPU" if "--device cuda" in stage["command"] else ""))
             lines.append(stage["command"])
     return "\n".join(lines + ["```"])
 

@@ -16,13 +16,16 @@ import numpy as np
 
 log = logging.getLogger("denoiser.app")
 
-MODEL_ORDER = ("photo", "gaussian")  # shipped models, in the order the model choice lists them
-MODEL_LABELS = {"photo": "Everyday photos", "gaussian": "Even grain (Gaussian)"}
+MODEL_ORDER = ("photo", "gaussian", "seed")  # shipped models, in the order the model choice lists them
+MODEL_LABELS = {"photo": "Everyday photos", "gaussian": "Even grain (Gaussian)", "seed": "Original paper's network"}
 MODEL_HELP = {
     "photo": "made for phone and camera photos: it measures how noisy each part of the picture is by itself",
     "gaussian": "for fine grain that is the same everywhere, such as noise added on purpose; it works from "
     "one noise level σ",
+    "seed": "the autoencoder of the paper this project started from, kept to compare against; about 30 times "
+    "slower and less clean than the others",
 }
+APP_MODELS = ("photo", "gaussian", "seed")  # loaded by the app when no model is named (seed-paper: library only)
 KIND_HELP = {
     "estimator": "it measures the noise in each part of the picture itself",
     "sigma": "it works from one noise level σ, estimated from the photo or set by you",
@@ -51,10 +54,10 @@ def model_kind(model) -> str:
 
 def single_name(model) -> str:
     """The name a lone model is listed under: its shipped name, else 'custom'."""
-    from denoiser.hub import SHIPPED_MODELS
+    from denoiser.hub import REFERENCE_MODELS, SHIPPED_MODELS
 
     name = getattr(model, "name", None)
-    return name if name in SHIPPED_MODELS else "custom"
+    return name if name in SHIPPED_MODELS + REFERENCE_MODELS else "custom"
 
 
 def load_models(source: str | None, device: str) -> dict:
@@ -65,7 +68,8 @@ def load_models(source: str | None, device: str) -> dict:
     if source:
         model = hub.load_model(source, device=device)
         return {single_name(model): model}
-    names = [n for n in MODEL_ORDER if n in hub.SHIPPED_MODELS] + [n for n in hub.SHIPPED_MODELS if n not in MODEL_ORDER]
+    shipped = hub.SHIPPED_MODELS + tuple(n for n in APP_MODELS if n in hub.REFERENCE_MODELS)
+    names = [n for n in MODEL_ORDER if n in shipped] + [n for n in shipped if n not in MODEL_ORDER]
     models, errors = {}, {}
     for name in names:
         try:

@@ -494,3 +494,15 @@ def test_cli_starts_and_user_errors_leave_no_traceback(gaussian_dir, tmp_path):
             proc.kill()
             proc.wait()
     assert "Traceback" not in log_path.read_text(), log_path.read_text()
+
+
+def test_the_app_offers_the_papers_network_beside_the_shipped_models():
+    """The Compare tab runs every loaded model: with the shipped weights that includes `seed`, blind."""
+    from denoiser.hub import SHIPPED_DIR
+    from denoiser_app.models import Models, load_models
+
+    if not all((SHIPPED_DIR / n / "model.safetensors").is_file() for n in ("photo", "gaussian", "seed")):
+        pytest.skip("this checkout lacks shipped weights")
+    models = Models(load_models(None, "cpu"), "cpu")
+    assert models.names() == ["photo", "gaussian", "seed"]
+    assert models.kind("seed") == "blind" and models.label("seed") == "Original paper's network"

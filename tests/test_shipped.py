@@ -124,3 +124,20 @@ def test_photo_model_on_gray_is_told_sqrt3_sigma():
     clean = data.camera()[:256, :256]
     noisy = awgn(clean, 25, 0, 0)
     assert psnr(clean, denoiser.denoise(noisy, model)) > psnr(clean, noisy) + 11.5
+
+
+@pytest.mark.parametrize("name", ["seed", "seed-paper"])
+def test_the_papers_network_loads_by_name_and_denoises(name):
+    """The reference models ship as fp16 safetensors; loading widens them to fp32, and they are blind."""
+    import torch
+
+    from denoiser.inference import has_estimator
+
+    model = shipped(name)
+    assert model.config.arch == "seed" and not model.config.noise_map and not has_estimator(model)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    clean = _astronaut(96)
+    noisy = awgn(clean, 25, 0, 0)
+    assert psnr(clean, denoiser.denoise(noisy, model)) > psnr(clean, noisy) + 5.0
+    with pytest.raises(ValueError, match="blind"):
+        denoiser.denoise(noisy, model, sigma=25)

@@ -506,3 +506,18 @@ def test_training_through_train_learns_to_denoise(tiny_data, tmp_path):
     assert log[0]["train_loss"] > 0.9 * noise_mse  # it starts out no better than the noisy input...
     assert log[-1]["train_loss"] < 0.4 * noise_mse  # ...and ends far better
     assert log[-1]["step"] == 100 and log[-1]["psnr_25"] > 24.5, log[-1]
+
+
+def test_a_blind_seed_network_trains_validates_and_exports(tiny_data, tmp_path):
+    """The paper's network takes no noise level: validation and the exported card must not give it one."""
+    from denoiser.model import preset
+
+    config = tmp_path / "seed.json"
+    config.write_text(preset("seed", seed_depth=2, seed_filters=8).to_json())
+    out = tmp_path / "seed-run"
+    args = [*common(tiny_data, out, steps=4), "--val-every", 2, "--workers", 1]
+    args[args.index("--model-config") + 1] = config
+    run_train(*args)
+    log = json.loads((out / "log.json").read_text())
+    assert [e["step"] for e in log if "psnr_25" in e] == [2, 4] and all(np.isfinite(e["psnr_25"]) for e in log if "psnr_25" in e)
+    assert {"README.md", "samples.png", "model.safetensors"} <= {p.name for p in (out / "model").iterdir()}
