@@ -271,6 +271,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise CLIError(f"{data}: data folder not found (pass --data or set DENOISER_DATA)")
     inputs = ReportInputs(model, data, tuple(args.seed_model or ()), tuple(args.compare or ()), args.limit,
                           tuple(args.peer or ()))
+    if args.speed_only:
+        from .report import remeasure_speed
+
+        remeasure_speed(inputs, weights_dir, cards, repo_id)
+        print("re-timed the speed section; wrote " + ", ".join(str(p) for p in [weights_dir / "results.json", *cards]))
+        return 0
     write_report(inputs, weights_dir, cards, repo_id)
     print("wrote " + ", ".join(str(p) for p in [weights_dir / "results.json", *cards]))
     return 0
@@ -340,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="evaluate a model on every benchmark and write its model card")
     p.add_argument("--model", default=None, help="shipped name, local folder or Hub repo id (default: the photo model)")
     p.add_argument("--render-only", action="store_true", help="only re-render the card(s) from the results.json already there")
+    p.add_argument("--speed-only", action="store_true",
+                   help="re-time only the speed section (with any --peer) into the results.json already there")
     p.add_argument("--readme", help="also write the shipped models' training commands between this README's markers")
     p.add_argument("--weights-dir", help="where results.json goes (default: the shipped model's folder)")
     p.add_argument("--data", default=None, help="data sets folder (default: $DENOISER_DATA or ../shared/data)")
