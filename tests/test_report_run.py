@@ -1,0 +1,80 @@
+"""`python -m denoiser report` end to end on a tiny model and a tiny data folder: every section the
+Gaussian card reads is measured, the card is the render of what was written, and --speed-only
+re-times the speed section alone. Timing is stubbed (speed is the benchmark's job, not a test's)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from denoiser.hub import save_model
+from denoiser.io import write_image
+from denoiser.model import build_model, preset
+from denoiser.report import ReportInputs, card_for, remeasure_speed, write_report
+
+from conftest import DATA, tiny_config
+
+FFDNET = DATA.parent / "peers" / "ffdnet_color.safetensors"
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    from skimage import data
+
+    import denoiser.benchmark as benchmark
+
+    root = tmp_path / "data"
+    for i, (name, image) in enumerate([("a.png", data.astronaut()), ("b.png", data.coffee())]):
+        write_image(root / "CBSD68" / name, image[100:148, 100:164])
+    for i in range(10):  # ImageNet-val is every 10th file: n000.png alone
+        write_image(root / "train" / "ImageNet1000" / f"n{i:03d}.png", data.chelsea()[i * 10 : i * 10 + 40, :56])
+    write_image(root / "BSD68" / "g.png", data.camera()[:40, :48])
+    torch.manual_seed(0)
+    model_dir = save_model(build_model(tiny_config()), tmp_path / "tiny")
+    seed_dir = save_model(build_model(preset("seed", seed_depth=2, seed_filters=8)), tmp_path / "tiny-seed")
+    calls = []
+    monkeypatch.setattr(benchmark, "measure_throughput", lambda model: calls.append("ours") or
+                        {"threads": 1, "size": 1024, "mp_per_s": 2.0, "dncnn_mp_per_s": 0.1, "speedup_vs_dncnn": 20.0})
+    monkeypatch.setattr(benchmark, "photo_in_fresh_process", lambda source: {"seconds": 5.0, "peak_memory_gb": 1.0})
+    monkeypatch.setattr(benchmark, "peer_throughput", lambda model: calls.append(model.name) or 1.0)
+    peers = (f"ffdnet={FFDNET}",) if FFDNET.is_file() else ()
+    return ReportInputs(str(model_dir), root, seed_models=(str(seed_dir),), peers=peers), tmp_path, calls
+
+
+def test_report_measures_every_section_and_writes_the_render(setup):
+    inputs, tmp_path, calls = setup
+    weights, card = tmp_path / "tiny", tmp_path / "card.md"
+    results = write_report(inputs, weights, [card], "owner/tiny")
+
+    assert json.loads((weights / "results.json").read_text()) == results
+    assert card.read_text() == card_for(results, weights, card, "owner/tiny")
+    assert {r["n"] for r in results["cbsd68"]} == {2} and [r["sigma"] for r in results["cbsd68"]] == [15, 25, 50]
+    for section in ("cbsd68_noisy", "cbsd68_x8", "imagenet_val", "imagenet_val_noisy"):
+        assert len(results[section]) == 3, section
+    assert results["imagenet_val"][0]["n"] == 1 and results["cbsd68_blind"][0]["sigma"] == 25
+    assert [r["dataset"] for r in results["gray"]] == ["BSD68"] * 3
+    seed_rows = results["cbsd68_seed"]
+    assert len(seed_rows) == 3 and seed_rows[0]["method"] == str(tmp_path / "tiny-seed")
+    noisy = {r["sigma"]: r["psnr"] for r in results["cbsd68_noisy"]}
+    assert all(abs(noisy[s] - p) > 1e-6 for s, p in ((r["sigma"], r["psnr"]) for r in results["cbsd68"]))
+    if inputs.peers:  # the authors' FFDNet on the same noisy inputs, and timed beside ours
+        assert len(results["cbsd68_peer"]) == 3 and len(results["imagenet_val_peer"]) == 3
+        assert results["speed"]["peers"] == {"ffdnet": 1.0} and results["speed"]["ours_given_sigma_mp_per_s"] == 1.0
+        assert "| ours − ffdnet |" in card.read_text()
+    assert results["speed"]["photo"]["seconds"] == 5.0 and "ours" in calls
+
+
+def test_speed_only_keeps_the_measurements_and_re_renders(setup):
+    inputs, tmp_path, _ = setup
+    weights, card = tmp_path / "tiny", tmp_path / "card.md"
+    with pytest.raises(FileNotFoundError, match="run the whole report first"):
+        remeasure_speed(inputs, weights, [card], "owner/tiny")
+    kept = {"model": "tiny", "kind": "gaussian", "parameters": 1, "macs_per_pixel": 1.0,
+            "cbsd68": [{"method": "tiny", "dataset": "CBSD68", "sigma": 25, "psnr": 30.0, "ssim": 0.8, "n": 2}]}
+    (weights / "results.json").write_text(json.dumps(kept))
+    results = remeasure_speed(inputs, weights, [card], "owner/tiny")
+    assert results["cbsd68"] == kept["cbsd68"] and results["speed"]["mp_per_s"] == 2.0
+    assert json.loads((weights / "results.json").read_text()) == results
+    assert card.read_text() == card_for(results, weights, card, "owner/tiny") and "2.00 megapixels/s" in card.read_text()
+    assert np.isclose(results["speed"]["speedup_vs_dncnn"], 20.0)
