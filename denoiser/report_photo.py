@@ -135,7 +135,7 @@ def render_photo_card(results: dict, weights_dir: Path, repo_id: str, assets: st
     name = results["model"]
     lines = [front_matter(results, repo_id), f"# {repo_id.split('/')[-1]}: denoising for real photos, on a CPU", ""]
     lines += [
-        "The default model of `denoiser`. The same encoder–decoder as the `gaussian` model, with a small noise",
+        "The default model of `denoiser`. The `default` preset's encoder–decoder (that of `gaussian` v3), with a small noise",
         "estimator in front (as in CBDNet, Guo et al., CVPR 2019): a five-layer CNN on 4×4-unshuffled pixels predicts",
         "a per-pixel noise-level map; its median is the noise level the denoiser is given (as an extra input),",
         "and `strength` scales it: 1 is the estimate, lower keeps grain and texture, higher removes more.",
@@ -150,7 +150,8 @@ def render_photo_card(results: dict, weights_dir: Path, repo_id: str, assets: st
         "phone's own processing leaves it). The estimator learns the true local noise level with CBDNet's",
         "asymmetric loss (under-estimates cost more); `denoise()` uses the median of its map as the image's",
         "noise level (on validation data that beat feeding the per-pixel map, which reads texture as noise).",
-        "Started from the `gaussian` model's weights.",
+        "Started from the `gaussian` model's weights of its time (v3, the `default` preset: git revision 367e42f);",
+        "the `gaussian` rows below are today's `gaussian` model, measured in the same run.",
         "",
         f"- Parameters: {results['parameters'] / 1e6:.2f} M; multiply-adds per pixel: {results['macs_per_pixel'] / 1e3:.1f} k",
     ]
