@@ -239,9 +239,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     import os
 
-    from .files import atomic_write_text
     from .hub import DEFAULT_MODEL, SHIPPED_DIR, SHIPPED_MODELS
-    from .report import ReportInputs, card_for, write_report
+    from .report import ReportInputs, write_cards, write_report
 
     model = args.model or DEFAULT_MODEL
     if args.weights_dir:
@@ -261,9 +260,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         results_path = weights_dir / "results.json"
         if not results_path.is_file():
             raise CLIError(f"{results_path}: missing; run the report without --render-only first")
-        results = json.loads(results_path.read_text())
-        for card in cards:
-            atomic_write_text(card, card_for(results, weights_dir, card, repo_id))
+        write_cards(json.loads(results_path.read_text()), weights_dir, cards, repo_id)
         print("wrote " + ", ".join(str(p) for p in cards))
         return 0
     data = Path(args.data or os.environ.get("DENOISER_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")

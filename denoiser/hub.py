@@ -118,6 +118,11 @@ def _split_revision(source: str, revision: str | None) -> tuple[str, str | None]
     return source, revision
 
 
+def shipped_folder(name: str) -> Path | None:
+    """The package's weights folder for a shipped or reference model name, else None."""
+    return SHIPPED_DIR / name if name in SHIPPED_MODELS + REFERENCE_MODELS else None
+
+
 def load_model(
     source: str | os.PathLike | None = None,
     revision: str | None = None,
@@ -142,8 +147,8 @@ def load_model(
         source = RENAMED_MODELS[source]
     if source.startswith(HUB_PREFIX):  # explicit: never a local folder, even if one has that name
         return _load_hub_id(source[len(HUB_PREFIX):], revision, device, endpoint, token)
-    if source in SHIPPED_MODELS + REFERENCE_MODELS:
-        folder = SHIPPED_DIR / source
+    folder = shipped_folder(source)
+    if folder is not None:
         if not (folder / WEIGHTS_NAME).is_file():
             raise ModelLoadError(
                 f"no shipped weights for {source!r} in this copy of the package ({folder} is missing); "

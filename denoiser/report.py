@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .evaluate import evaluate
-from .report_gaussian import PUBLISHED, SIGMAS, TUNED_BASELINES  # noqa: F401  (re-exported for callers)
 
+SIGMAS = (15, 25, 50)  # the AWGN levels every card reports
 TUNING_GRID = (2, 4, 6, 8, 12, 16, 24)
 
 
@@ -34,7 +34,6 @@ class Recorder:
 
     def __init__(self, out: dict, limit: int | None, progress=print) -> None:
         self.out, self.limit, self.progress = out, limit, progress
-        self.peers: list = []  # peer models, timed beside ours by speed()
 
     def __call__(self, section: str, method, **kwargs) -> None:
         records = evaluate(method, limit=self.limit, **kwargs)
@@ -51,20 +50,23 @@ class Recorder:
             tuned[method] = max(tuning, key=lambda r: r.psnr).sigma
             self(section, method, pairs=pairs, split="test", sigmas=(tuned[method],))
 
-    def speed(self, model, source: str | None) -> None:
-        from .benchmark import measure_throughput, photo_in_fresh_process
-
-        from .benchmark import peer_throughput
+    def speed(self, model, source: str | None, peers: list = ()) -> None:
+        from .benchmark import measure_throughput, peer_throughput, photo_in_fresh_process
 
         speed = measure_throughput(model)
-        if self.peers:  # straight after ours, on the same image: the machine's speed drifts between runs
+        if peers:  # straight after ours, on the same image: the machine's speed drifts between runs
             # both through the same call with sigma 25 given, so neither pays for estimating it
             speed["ours_given_sigma_mp_per_s"] = peer_throughput(model)
-            speed["peers"] = {peer.name: peer_throughput(peer) for peer in self.peers}
+            speed["peers"] = {peer.name: peer_throughput(peer) for peer in peers}
         speed["photo"] = photo_in_fresh_process(source)
         self.out["speed"] = speed
         self.progress(f"speed: {speed['mp_per_s']:.3f} MP/s, DnCNN {speed['dncnn_mp_per_s']:.3f} MP/s, "
                       f"12 MP in {speed['photo']['seconds']:.1f} s, peak {speed['photo']['peak_memory_gb']:.2f} GB")
+
+
+def by_sigma(records: list[dict], dataset: str | None = None) -> dict:
+    """{sigma: record} for one method's records (of one dataset, when given)."""
+    return {r["sigma"]: r for r in records if dataset is None or r["dataset"] == dataset}
 
 
 def compared_models(sources: tuple[str, ...]) -> list:
@@ -84,7 +86,9 @@ def measure(inputs: ReportInputs, progress=print) -> dict:
     from .hub import load_model
     from .inference import has_estimator
     from .model import count_parameters, macs_per_pixel
+    from .peers import load_peer
 
+    peers = [load_peer(spec) for spec in inputs.peers]  # load first: a bad path fails before any work
     model = load_model(inputs.model_source)
     data = inputs.data
     out: dict = {"model": model.name, "kind": "photo" if has_estimator(model) else "gaussian",
@@ -97,15 +101,14 @@ def measure(inputs: ReportInputs, progress=print) -> dict:
     else:
         from .report_gaussian import measure_gaussian
 
-        measure_gaussian(run, model, inputs)
-    run.speed(model, inputs.model_source)
+        measure_gaussian(run, model, inputs, peers)
+    run.speed(model, inputs.model_source, peers)
     return out
 
 
 def remeasure_speed(inputs: ReportInputs, weights_dir: Path, card_paths: list[Path], repo_id: str) -> dict:
     """Re-time the speed section alone (with any peers) into an existing results.json, and re-render
     the cards: the rest of the measurements stay as they are."""
-    from .files import atomic_write_text
     from .hub import load_model
     from .peers import load_peer
 
@@ -113,12 +116,9 @@ def remeasure_speed(inputs: ReportInputs, weights_dir: Path, card_paths: list[Pa
     if not path.is_file():
         raise FileNotFoundError(f"{path}: missing; run the whole report first")
     results = json.loads(path.read_text())
-    run = Recorder(results, inputs.limit)
-    run.peers = [load_peer(spec) for spec in inputs.peers]
-    run.speed(load_model(inputs.model_source), inputs.model_source)
-    atomic_write_text(path, json.dumps(results, indent=1) + "\n")
-    for card in card_paths:
-        atomic_write_text(card, card_for(results, weights_dir, card, repo_id))
+    peers = [load_peer(spec) for spec in inputs.peers]
+    Recorder(results, inputs.limit).speed(load_model(inputs.model_source), inputs.model_source, peers)
+    _write(results, weights_dir, card_paths, repo_id)
     return results
 
 
@@ -151,13 +151,24 @@ def front_matter(results: dict, repo_id: str) -> str:
 def write_report(inputs: ReportInputs, weights_dir: Path, card_paths: list[Path], repo_id: str) -> dict:
     """Measure, then write results.json into the weights folder and the card to each path
     (image links are made relative to each card's folder)."""
+    results = measure(inputs)
+    _write(results, weights_dir, card_paths, repo_id)
+    return results
+
+
+def _write(results: dict, weights_dir: Path, card_paths: list[Path], repo_id: str) -> None:
     from .files import atomic_write_text
 
-    results = measure(inputs)
     atomic_write_text(weights_dir / "results.json", json.dumps(results, indent=1) + "\n")
+    write_cards(results, weights_dir, card_paths, repo_id)
+
+
+def write_cards(results: dict, weights_dir: Path, card_paths: list[Path], repo_id: str) -> None:
+    """Render `results` into each card path (image links relative to each card's folder)."""
+    from .files import atomic_write_text
+
     for path in card_paths:
         atomic_write_text(path, card_for(results, weights_dir, path, repo_id))
-    return results
 
 
 def card_for(results: dict, weights_dir: Path, path: Path, repo_id: str) -> str:

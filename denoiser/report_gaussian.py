@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .report import SIGMAS, by_sigma, compared_models, front_matter
 from .report_training import training_budget, training_section
 
 # Colour AWGN on CBSD68, published (sigma 15 / 25 / 50).
@@ -16,20 +17,16 @@ PUBLISHED = [
     ("FFDNet", (33.87, 31.21, 27.96), "Zhang et al., FFDNet, TIP 2018"),
     ("DRUNet", (34.30, 31.69, 28.51), "Zhang et al., Plug-and-Play Image Restoration, TPAMI 2021"),
 ]
-SIGMAS = (15, 25, 50)
 TUNED_BASELINES = ("nlmeans", "blur")  # strength (the sigma they are given) tuned on PolyU's train split
 IMAGENET = Path("train") / "ImageNet1000"  # its fixed ImageNet-val split (every 10th file) is never trained on
 PEER_MARGIN = {"CBSD68": 0.05, "ImageNet-val": 0.10}  # the targets: at least this many dB above the peer
 
 
-def measure_gaussian(run, model, inputs) -> None:
-    """Every section of a Gaussian model's results.json, peers and seed networks on the same inputs."""
+def measure_gaussian(run, model, inputs, peers: list) -> None:
+    """Every section of a Gaussian model's results.json, the peers and seed networks on the same inputs."""
     from .hub import load_model
-    from .peers import load_peer
-    from .report import compared_models
 
     data = inputs.data
-    peers = [load_peer(spec) for spec in inputs.peers]  # load first: a bad path fails before any work
     seeds = [(source, load_model(source)) for source in inputs.seed_models]
     cbsd = data / "CBSD68"
     if cbsd.is_dir():
@@ -57,23 +54,18 @@ def measure_gaussian(run, model, inputs) -> None:
         run.tuned_on_train("polyu", polyu, TUNED_BASELINES)
         for method in (model, *compared_models(inputs.compare)):
             run("polyu", method, pairs=polyu, split="test")
-    run.peers = peers  # timed beside our model by Recorder.speed
 
 
 def _budget(source: str, name: str) -> dict | None:
-    from .hub import REFERENCE_MODELS, SHIPPED_DIR, SHIPPED_MODELS
+    from .hub import shipped_folder
 
-    folder = SHIPPED_DIR / source if source in SHIPPED_MODELS + REFERENCE_MODELS else Path(source)
+    folder = shipped_folder(source) or Path(source)
     budget = training_budget(folder, f"runs/{name}")
     config_path = folder / "train_config.json"
     if budget and config_path.is_file():
         config = json.loads(config_path.read_text())
         budget.update({k: config.get(k) for k in ("loss", "lr", "schedule", "ema", "batch", "patch", "device")})
     return budget
-
-
-def _row(records: list[dict], dataset: str | None = None) -> dict:
-    return {r["sigma"]: r for r in records if dataset is None or r["dataset"] == dataset}
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -93,7 +85,7 @@ def _versus(ours: dict, theirs: dict) -> str:
 def _peer_rows(results: dict, section: str, ours: dict, dataset: str) -> list[str]:
     lines = []
     for name in dict.fromkeys(r["method"] for r in results.get(section, [])):
-        theirs = _row([r for r in results[section] if r["method"] == name])
+        theirs = by_sigma([r for r in results[section] if r["method"] == name])
         margin = PEER_MARGIN.get(dataset, 0.0)
         lines.append(f"| {name} (the authors' weights, run here on the same noisy inputs) | {_cells(theirs)} | measured here |")
         lines.append(f"| target: {name} + {margin:.2f} | "
@@ -110,7 +102,7 @@ def _seed_rows(results: dict) -> tuple[list[str], list[str]]:
         budget = budgets.get(name) or {}
         recipe = (f"{budget['loss'].upper()}, Adam {budget['lr']:g} {budget.get('schedule') or 'cosine'}"
                   + (f", EMA {budget['ema']:g}" if budget.get("ema") else "")) if budget.get("loss") else "recipe unknown"
-        rows.append(f"| seed network ({name}: {recipe}) | {_cells(_row([r for r in records if r['method'] == name]))} | measured here |")
+        rows.append(f"| seed network ({name}: {recipe}) | {_cells(by_sigma([r for r in records if r['method'] == name]))} | measured here |")
         if budget.get("command"):
             where = "the lent GPU" if budget.get("device") == "cuda" else "this machine's CPU"
             notes += ["", f"`{name}`: {budget['steps']} steps of {budget.get('batch')}×{budget.get('patch')}² patches, "
@@ -122,9 +114,7 @@ def _seed_rows(results: dict) -> tuple[list[str], list[str]]:
 
 
 def render_gaussian_card(results: dict, weights_dir: Path, repo_id: str, assets: str = "") -> str:
-    from .report import front_matter
-
-    cbsd = _row(results.get("cbsd68", []))
+    cbsd = by_sigma(results.get("cbsd68", []))
     lines = [front_matter(results, repo_id), f"# {repo_id.split('/')[-1]}: a CPU-friendly denoising autoencoder", ""]
     lines += [
         "A U-Net-style encoder–decoder (strided-conv encoder, transposed-conv decoder, additive skips,",
@@ -143,19 +133,19 @@ def render_gaussian_card(results: dict, weights_dir: Path, repo_id: str, assets:
         "| method | σ=15 | σ=25 | σ=50 | source |",
         "|---|---|---|---|---|",
     ]
-    noisy = _row(results.get("cbsd68_noisy", []))
+    noisy = by_sigma(results.get("cbsd68_noisy", []))
     if noisy:
         lines.append(f"| noisy input (no denoising) | {_cells(noisy)} | measured here |")
     for name, values, cite in PUBLISHED:
         lines.append(f"| {name} | {' | '.join(f'{v:.2f}' for v in values)} | published: {cite} |")
     lines += _peer_rows(results, "cbsd68_peer", cbsd, "CBSD68")
     lines.append(f"| **ours** | {_cells(cbsd, bold=True)} | measured here |")
-    x8 = _row(results.get("cbsd68_x8", []))
+    x8 = by_sigma(results.get("cbsd68_x8", []))
     if x8:
         lines.append(f"| ours, ×8 self-ensemble (8× slower) | {_cells(x8)} | measured here |")
     seed_rows, seed_notes = _seed_rows(results)
     lines += seed_rows
-    blind = _row(results.get("cbsd68_blind", [])).get(25)
+    blind = by_sigma(results.get("cbsd68_blind", [])).get(25)
     if blind and cbsd.get(25):
         lines += ["", f"Blind (σ estimated from each image) at σ = 25: {blind['psnr']:.2f} dB "
                       f"({blind['psnr'] - cbsd[25]['psnr']:+.2f} dB vs. the true σ). SSIM at σ 15/25/50: "
@@ -170,14 +160,14 @@ def render_gaussian_card(results: dict, weights_dir: Path, repo_id: str, assets:
 
 
 def _imagenet_section(results: dict) -> list[str]:
-    ours = _row(results.get("imagenet_val", []))
+    ours = by_sigma(results.get("imagenet_val", []))
     if not ours:
         return []
     n = next(iter(ours.values()))["n"]
     lines = ["", f"## Colour AWGN on ImageNet-val ({n} photos unlike BSD; PSNR dB, true σ given)", "",
              "ImageNet1000's fixed validation split (every 10th file in sorted order): never trained on. Same",
              "protocol as above.", "", "| method | σ=15 | σ=25 | σ=50 | source |", "|---|---|---|---|---|"]
-    noisy = _row(results.get("imagenet_val_noisy", []))
+    noisy = by_sigma(results.get("imagenet_val_noisy", []))
     if noisy:
         lines.append(f"| noisy input (no denoising) | {_cells(noisy)} | measured here |")
     lines += _peer_rows(results, "imagenet_val_peer", ours, "ImageNet-val")
@@ -192,7 +182,7 @@ def _gray_and_polyu(results: dict) -> list[str]:
         lines += ["", "## Gray images (the colour model on replicated channels; PSNR dB)", "",
                   "| dataset | σ=15 | σ=25 | σ=50 |", "|---|---|---|---|"]
         for dataset in dict.fromkeys(r["dataset"] for r in gray):
-            lines.append(f"| {dataset} | {_cells(_row(gray, dataset))} |")
+            lines.append(f"| {dataset} | {_cells(by_sigma(gray, dataset))} |")
     polyu = results.get("polyu", [])
     if polyu:
         tuned = results.get("polyu_tuned_sigma", {})

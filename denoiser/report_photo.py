@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .report import Recorder, front_matter
+from .report import SIGMAS, Recorder, by_sigma, front_matter
 from .report_training import training_section
 
-SIGMAS = (15, 25, 50)
 JPEG_SIGMA, JPEG_QUALITY = 25, 80
 TUNED_BASELINES = ("nlmeans",)  # strength tuned on PolyU's train scenes
 # Targets of issue 12, printed beside the measurements so a reader sees what was met.
@@ -77,7 +76,7 @@ def render_photo(results: dict) -> list[str]:
         for r in records:
             lines.append(f"| {_name(r, name, tuned)} | {r['psnr']:.2f} | {r['ssim']:.4f} |")
         best[section] = next((r for r in records if r["method"] == name), None)
-    blind, true_sigma = _by_sigma(results.get("cbsd68_blind", [])), _by_sigma(results.get("cbsd68_gaussian_true_sigma", []))
+    blind, true_sigma = by_sigma(results.get("cbsd68_blind", [])), by_sigma(results.get("cbsd68_gaussian_true_sigma", []))
     gaps = {}
     if blind and true_sigma:
         lines += ["", "## White Gaussian noise: CBSD68 (PSNR dB)", "",
@@ -125,10 +124,6 @@ def render_photo(results: dict) -> list[str]:
         lines.append(f"| speed vs DnCNN, RGB {speed['size']}² | ≥ {TARGETS['speedup']:g}× | {speed['speedup_vs_dncnn']:.1f}× | "
                      f"{_met(speed['speedup_vs_dncnn'] >= TARGETS['speedup'])} |")
     return lines
-
-
-def _by_sigma(records: list[dict]) -> dict:
-    return {r["sigma"]: r for r in records}
 
 
 def render_photo_card(results: dict, weights_dir: Path, repo_id: str, assets: str) -> str:

@@ -90,15 +90,13 @@ def training_stages(weights_dir: Path, name: str) -> list[dict]:
         selected = json.loads((folder / "selected.json").read_text()) if (folder / "selected.json").is_file() else None
         stages.append({"command": training_command(config, out), "steps": budget.get("steps"),
                        "minutes": budget.get("minutes"), "threads": config.get("threads") or "default",
-                       "selected": selected, "where": _where(config)})
+                       "selected": selected, "on_gpu": config.get("device") == "cuda"})
         previous_out = out
     return stages
 
 
-def _where(config: dict) -> str:
-    if config.get("device") == "cuda":
-        return "on a GPU (`--device cuda`; a lent NVIDIA H100)"
-    return f"on this machine ({config.get('threads') or 'default'} CPU thread(s))"
+def _where(stage: dict) -> str:
+    return "on a GPU (`--device cuda`)" if stage["on_gpu"] else f"on this machine ({stage['threads']} CPU thread(s))"
 
 
 def training_section(weights_dir: Path, assets: str, name: str = "gaussian") -> list[str]:
@@ -109,9 +107,9 @@ def training_section(weights_dir: Path, assets: str, name: str = "gaussian") -> 
     for i, stage in enumerate(stages):
         if len(stages) > 1:
             lines.append(f"Stage {i + 1} of {len(stages)}:" + ("" if stage["steps"] is None else
-                         f" {stage['steps']} steps in {stage['minutes']:.0f} minutes {stage['where']}."))
+                         f" {stage['steps']} steps in {stage['minutes']:.0f} minutes {_where(stage)}."))
         elif stage["steps"] is not None:
-            lines.append(f"{stage['steps']} steps in {stage['minutes']:.0f} minutes {stage['where']}.")
+            lines.append(f"{stage['steps']} steps in {stage['minutes']:.0f} minutes {_where(stage)}.")
         lines += ["", "```bash", stage["command"], "```", ""]
         if stage.get("selected"):
             chosen = stage["selected"]
@@ -132,7 +130,7 @@ def training_commands_block(models: dict[str, Path]) -> str:
         for i, stage in enumerate(training_stages(folder, name)):
             lines.append(f"# {name}" + (f", stage {i + 1}" if (folder / "stages").is_dir() else "")
                          + ("" if stage["steps"] is None else f": {stage['steps']} steps, {stage['minutes']:.0f} min")
-                         + (" on a GPU" if "--device cuda" in stage["command"] else ""))
+                         + (" on a GPU" if stage["on_gpu"] else ""))
             lines.append(stage["command"])
     return "\n".join(lines + ["```"])
 

@@ -16,7 +16,8 @@ import numpy as np
 
 log = logging.getLogger("denoiser.app")
 
-MODEL_ORDER = ("photo", "gaussian", "seed")  # shipped models, in the order the model choice lists them
+# The models the app loads, in the order the model choice lists them (seed-paper: library only).
+MODEL_ORDER = ("photo", "gaussian", "seed")
 MODEL_LABELS = {"photo": "Everyday photos", "gaussian": "Even grain (Gaussian)", "seed": "Original paper's network"}
 MODEL_HELP = {
     "photo": "made for phone and camera photos: it measures how noisy each part of the picture is by itself",
@@ -25,7 +26,6 @@ MODEL_HELP = {
     "seed": "the autoencoder of the paper this project started from, kept to compare against; about 30 times "
     "slower and less clean than the others",
 }
-APP_MODELS = ("photo", "gaussian", "seed")  # loaded by the app when no model is named (seed-paper: library only)
 KIND_HELP = {
     "estimator": "it measures the noise in each part of the picture itself",
     "sigma": "it works from one noise level σ, estimated from the photo or set by you",
@@ -68,8 +68,7 @@ def load_models(source: str | None, device: str) -> dict:
     if source:
         model = hub.load_model(source, device=device)
         return {single_name(model): model}
-    shipped = hub.SHIPPED_MODELS + tuple(n for n in APP_MODELS if n in hub.REFERENCE_MODELS)
-    names = [n for n in MODEL_ORDER if n in shipped] + [n for n in shipped if n not in MODEL_ORDER]
+    names = [n for n in MODEL_ORDER if hub.shipped_folder(n)] + [n for n in hub.SHIPPED_MODELS if n not in MODEL_ORDER]
     models, errors = {}, {}
     for name in names:
         try:

@@ -25,7 +25,7 @@ def setup(tmp_path, monkeypatch):
     import denoiser.benchmark as benchmark
 
     root = tmp_path / "data"
-    for i, (name, image) in enumerate([("a.png", data.astronaut()), ("b.png", data.coffee())]):
+    for name, image in (("a.png", data.astronaut()), ("b.png", data.coffee())):
         write_image(root / "CBSD68" / name, image[100:148, 100:164])
     for i in range(10):  # ImageNet-val is every 10th file: n000.png alone
         write_image(root / "train" / "ImageNet1000" / f"n{i:03d}.png", data.chelsea()[i * 10 : i * 10 + 40, :56])

@@ -155,10 +155,12 @@ def load_clean(folder: str | Path, channels: int, min_size: int, downscale_from:
     if split not in ("train", "val"):
         raise ValueError(f"split must be train or val, got {split!r}")
     held = held_out(folder, [p.name for p in paths])
+    if split == "val" and held:
+        paths = [p for p in paths if p.name in held]
+    else:
+        paths = [p for p in paths if p.name not in held]
     examples = []
     for p in paths:
-        if (p.name in held) != (split == "val" and bool(held)):
-            continue
         image = _as_channels(read_image(p), channels)
         if downscale_from and min(image.shape[:2]) >= downscale_from:
             image = box_halve(image)
