@@ -124,7 +124,7 @@ def test_blotchy_raw_noise_keeps_its_local_level_and_grows_its_grain():
     scene = torch.cat([torch.full((3, 96, 48), 0.2), torch.full((3, 96, 48), 0.8)], 2)
     fine, blotchy = (Raw(0.005, 1e-5, blotch=b)(scene, gen()) - scene for b in (1, 3))
     for part in (slice(0, 40), slice(56, 96)):  # the dark and the bright half, away from the edge
-        assert blotchy[..., part].std() == pytest.approx(fine[..., part].std().item(), rel=0.1)
+        assert blotchy[..., part].std().item() == pytest.approx(fine[..., part].std().item(), rel=0.1)
     assert neighbour_correlation(blotchy) > neighbour_correlation(fine) + 0.1
     with pytest.raises(ValueError, match="blotch"):
         Raw(0.005, 1e-5, blotch=0)
