@@ -80,9 +80,10 @@ class ModelConfig:
 PRESETS: dict[str, ModelConfig] = {
     "seed": ModelConfig(arch="seed"),
     "default": ModelConfig(),
-    "photo": ModelConfig(estimator=True),  # default + a learned noise-map estimator: blind on real photos
     # default + a second residual block at 1/2 and 1/4 resolution: +34% MACs, for a GPU-sized budget
     "deep": ModelConfig(enc_blocks=(1, 2, 2), dec_blocks=(1, 2, 2)),
+    # deep + a learned noise-map estimator: blind on real photos (photo v2; v1 was default + estimator)
+    "photo": ModelConfig(enc_blocks=(1, 2, 2), dec_blocks=(1, 2, 2), estimator=True),
 }
 
 
@@ -137,6 +138,13 @@ class NoiseEstimator(nn.Module):
         return F.interpolate(low, scale_factor=self.factor, mode="bilinear", align_corners=False)
 
 
+def image_level(noise_map: torch.Tensor) -> torch.Tensor:
+    """One noise level per image (B, 1, 1, 1): the median of a (B, 1, H, W) map. denoise() gives the
+    denoiser this level rather than the map itself (the map reads texture as noise), so training
+    the estimator through the denoiser uses it too."""
+    return noise_map.flatten(1).median(dim=1).values.view(-1, 1, 1, 1)
+
+
 class UNetDenoiser(nn.Module):
     """Encoder-decoder with strided-conv downsampling, transposed-conv upsampling, additive skip
     connections between mirrored levels, a noise-level-map input and a residual output."""
@@ -176,9 +184,11 @@ class UNetDenoiser(nn.Module):
         sigma_map: torch.Tensor | None = None,
         noise_scale: float = 1.0,
         return_estimate: bool = False,
+        per_image: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """noisy (B, C, H, W) with H, W multiples of `stride`; sigma_map (B, 1, H, W) in [0, 1] units.
-        With an estimator, sigma_map None means: estimate it, times `noise_scale` (the strength).
+        With an estimator, sigma_map None means: estimate it, times `noise_scale` (the strength);
+        per_image=True gives the denoiser the map's median (`image_level`), as denoise() does.
         return_estimate also returns the estimated map (for training the estimator)."""
         x = noisy
         estimate = self.estimator(noisy) if self.estimator is not None and (sigma_map is None or return_estimate) else None
@@ -186,7 +196,7 @@ class UNetDenoiser(nn.Module):
             if sigma_map is None:
                 if estimate is None:
                     raise ValueError("this model needs a noise level (sigma_map)")
-                sigma_map = estimate * noise_scale
+                sigma_map = (image_level(estimate) if per_image else estimate) * noise_scale
             x = torch.cat([noisy, sigma_map.expand(-1, 1, *noisy.shape[-2:])], dim=1)
         x = self.head(x)  # (B, w0, H, W)
         skips = []

@@ -75,6 +75,6 @@ def test_receptive_radius_bounds_the_true_influence():
 def test_macs_count_the_noise_estimator():
     from denoiser.model import macs_per_pixel
 
-    plain, photo = build_model(preset("default")), build_model(preset("photo"))
+    plain, photo = build_model(preset("deep")), build_model(preset("photo"))  # photo: deep + estimator
     extra = macs_per_pixel(photo) - macs_per_pixel(plain)
     assert 4_000 < extra < 9_000  # five convs at 1/16 of the pixels, about 6.5 k per pixel

@@ -169,3 +169,53 @@ def test_export_a_chosen_checkpoint_records_which(photo_setup, tmp_path):
     assert all(torch.equal(ema[k], shipped[k]) for k in ema)
     [stage] = training_stages(dest, "photo")
     assert stage["selected"]["step"] == 2 and stage["steps"] == 4
+
+
+def test_init_from_several_sources_first_wins_and_records_their_hashes(photo_setup, tmp_path):
+    import hashlib
+    import json
+
+    from denoiser.hub import load_model
+
+    other = tmp_path / "other"
+    torch.manual_seed(9)
+    save_model(build_model(tiny_config(estimator=True, estimator_width=8)), other)
+    run_dir = run(photo_setup, tmp_path / "run", "--init", str(other), steps=1)
+    recorded = json.loads((run_dir / "init_sources.json").read_text())
+    for source in (photo_setup / "start", other):
+        assert recorded[str(source)] == hashlib.sha256((source / "model.safetensors").read_bytes()).hexdigest()
+    # the two sources fit every tensor: the first given (start) wins everywhere
+    from train.loop import initial_weights
+
+    model = build_model(tiny_config(estimator=True, estimator_width=8))
+    initial_weights(model, (str(photo_setup / "start"), str(other)))
+    start = load_model(str(photo_setup / "start")).state_dict()
+    assert all(torch.equal(v, start[k]) for k, v in model.state_dict().items())
+
+
+def test_level_image_gives_the_denoiser_the_median_of_the_map(photo_setup):
+    from denoiser.model import image_level
+
+    torch.manual_seed(0)
+    model = build_model(tiny_config(estimator=True, estimator_width=8)).eval()
+    noisy = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        estimate = model.estimator(noisy)
+        level = image_level(estimate)
+        assert level.shape == (2, 1, 1, 1)
+        assert torch.equal(level[1].flatten(), estimate[1].flatten().median().view(1))
+        per_image = model(noisy, None, per_image=True)
+        assert torch.allclose(per_image, model(noisy, level.expand(-1, 1, 32, 32)))
+        assert not torch.allclose(per_image, model(noisy, None))  # the map itself differs from its median
+
+
+def test_estimator_trained_through_the_denoiser_with_image_levels(photo_setup, tmp_path):
+    run_dir = run(photo_setup, tmp_path / "run", "--estimator-only", "--level", "image", "--estimator-loss", "0")
+    before = load_file(photo_setup / "start" / "model.safetensors")
+    after = load_file(run_dir / "model" / "model.safetensors")
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("estimator.") for k in changed)
+    from train.config import parse_args
+
+    with pytest.raises(SystemExit):  # the estimator can only learn through the denoiser's level
+        parse_args(["--clean", "x", "--out", "y", "--steps", "1", "--estimator-only", "--level", "true"])

@@ -22,6 +22,7 @@ from pathlib import Path
 LOSSES = ("mse", "l1", "charbonnier")
 SCHEDULES = ("cosine", "step", "constant")
 AUGMENTATIONS = ("flip", "rot90", "hue", "brightness")
+LEVELS = ("auto", "true", "map", "image")
 RESUMABLE_OVERRIDES = ("steps", "epochs", "max_minutes", "push_to_hub", "private", "revision", "threads", "workers",
                        "from_checkpoint")
 
@@ -39,11 +40,13 @@ class TrainConfig:
     val_sigmas: tuple[float, ...] = (15.0, 25.0, 50.0)  # AWGN levels for validating on clean images
     val_limit: int = 8  # validation images per evaluation (0 = all)
     noise: str = "gaussian:0-75"  # synthetic noise spec, e.g. "gaussian:0-75@3,nlf@1"
+    camera_tables: str | None = None  # folder with sidd_phone_nlf.csv and camera_response_functions.npz, for --noise phone (default: $DENOISER_DATA/camera or ../shared/data/camera)
     preset: str = "default"  # model preset: default | deep | photo | seed
     model_config: str | None = None  # a config.json to use instead of the preset
-    init: str | None = None  # start from these weights (a shipped name or model folder); layers they lack, e.g. a new estimator, start fresh
+    init: tuple[str, ...] = ()  # start from these weights (shipped names or model folders; for a tensor two sources share, the first wins); layers none has, e.g. a new estimator, start fresh
     estimator_loss: float = 1.0  # weight of the noise-map estimator's asymmetric loss (models with an estimator)
     estimator_only: bool = False  # train only the estimator, end to end through the frozen denoiser: the denoising loss teaches it the noise level that works best (CBDNet's joint training)
+    level: str = "auto"  # the level the denoiser is given in training (models with an estimator): true (the noise's std map), map (the estimator's map, end to end), image (its median per patch, end to end, as denoise() uses it); auto: map with --estimator-only, else true
     channels: int = 3  # 3 for colour, 1 for gray models
     noise_map: bool = True  # give the unet a noise-level-map input (--no-noise-map: fully blind)
     patch: int = 64  # training crop side in pixels
@@ -110,6 +113,10 @@ class TrainConfig:
             problems.append("--clean-downscale must be >= 0")
         if self.estimator_loss < 0:
             problems.append("--estimator-loss must be >= 0")
+        if self.level not in LEVELS:
+            problems.append(f"--level must be one of {LEVELS}, got {self.level!r}")
+        elif self.estimator_only and self.level == "true":
+            problems.append("--estimator-only learns through the denoiser: --level map or image, not true")
         if self.clip_grad < 0:
             problems.append("--clip-grad must be >= 0")
         if not 0 <= self.ema < 1:
@@ -163,7 +170,16 @@ class TrainConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown training config keys: {unknown}")
+        if isinstance(data.get("init"), str) or data.get("init") is None:  # runs from before --init took several
+            data["init"] = [data["init"]] if data.get("init") else []
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+    @property
+    def denoiser_level(self) -> str:
+        """--level with auto resolved: true, map or image."""
+        if self.level != "auto":
+            return self.level
+        return "map" if self.estimator_only else "true"
 
 
 @functools.cache

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,14 +21,16 @@ from denoiser.evaluate import draw_held_out, held_out, pair_paths, scene_of
 from denoiser.io import IMAGE_SUFFIXES, read_image
 from denoiser.degrade import local_noise_std, sample_color_gaussian, sample_raw
 from denoiser.noise import make_noise
+from denoiser.phone import CameraTables, Phone, sample_phone
 
 # ------------------------------------------------------------------ noise specification
 
 _DEFAULT_RANGES = {"gaussian": (0.0, 75.0), "poisson": (2.0, 200.0), "salt-pepper": (0.0, 0.1),
                    "mask": (0.0, 0.3), "nlf": (1e-4, 2e-2), "camera": (1e-4, 1.2e-2),
-                   "color-gaussian": (0.0, 75.0), "raw": (1e-4, 1.2e-2)}
+                   "color-gaussian": (0.0, 75.0), "raw": (1e-4, 1.2e-2), "phone": (2e-4, 2e-2)}
 _PARAM = {"gaussian": "sigma", "poisson": "peak", "salt-pepper": "amount", "mask": "fraction", "nlf": "beta1",
-          "camera": "beta1", "color-gaussian": "sigma", "raw": "shot"}
+          "camera": "beta1", "color-gaussian": "sigma", "raw": "shot", "phone": "shot"}
+_SCALE_KINDS = ("poisson", "nlf", "camera", "raw", "phone")  # scale parameters: drawn log-uniformly
 
 
 @dataclass(frozen=True)
@@ -38,14 +41,18 @@ class NoiseSpec:
     beta1 in linear light, with read noise, Bayer demosaicking and JPEG drawn as described in
     `_camera`; color-gaussian: sigma, with channel correlation, resize correlation and JPEG drawn
     by `denoiser.degrade.sample_color_gaussian`; raw: shot noise through an unprocessed camera
-    pipeline, the camera drawn by `denoiser.degrade.sample_raw`)."""
+    pipeline, the camera drawn by `denoiser.degrade.sample_raw`; phone: raw-domain shot noise through
+    a phone's pipeline (SIDD noise-level functions, real tone curves, in-camera noise reduction,
+    sharpening, JPEG), drawn by `denoiser.phone.sample_phone` from the camera tables)."""
 
     kinds: tuple[str, ...]
     ranges: tuple[tuple[float, float], ...]
     weights: tuple[float, ...]
+    tables: CameraTables | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @classmethod
-    def parse(cls, text: str) -> "NoiseSpec":
+    def parse(cls, text: str, camera_tables: str | Path | None = None) -> "NoiseSpec":
+        """camera_tables: the folder of `CameraTables` (needed by `phone`)."""
         kinds, ranges, weights = [], [], []
         for item in text.split(","):
             number = r"(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)"  # 0.5, 75, 1e-4
@@ -58,19 +65,29 @@ class NoiseSpec:
             span = (float(low), float(high)) if low is not None else _DEFAULT_RANGES[kind]
             if not span[0] <= span[1] or not all(math.isfinite(v) for v in span):
                 raise ValueError(f"bad range in noise spec {item!r}: LOW must be <= HIGH")
-            make_noise(kind, **_params(kind, span[1], 1e-6))  # checks the range's upper end is valid
+            if kind == "phone":
+                Phone(shot=span[1], read=1e-6)  # checks the range's upper end is valid
+            else:
+                make_noise(kind, **_params(kind, span[1], 1e-6))
             kinds.append(kind)
             ranges.append(span)
             weights.append(float(weight) if weight else 1.0)
         if sum(weights) <= 0:
             raise ValueError(f"noise spec {text!r}: weights must not all be zero")
-        return cls(tuple(kinds), tuple(ranges), tuple(w / sum(weights) for w in weights))
+        tables = None
+        if "phone" in kinds:
+            folder = Path(camera_tables) if camera_tables else default_camera_tables()
+            if not (folder / "sidd_phone_nlf.csv").is_file():
+                raise ValueError(f"noise kind 'phone' needs the camera tables: {folder} has no sidd_phone_nlf.csv "
+                                 "(pass --camera-tables DIR or set DENOISER_DATA)")
+            tables = CameraTables.load(folder)
+        return cls(tuple(kinds), tuple(ranges), tuple(w / sum(weights) for w in weights), tables)
 
     def sample(self, rng: np.random.Generator):
         """Draw a noise model (a frozen denoiser.noise object) for one patch."""
         index = int(rng.choice(len(self.kinds), p=self.weights))
         kind, (low, high) = self.kinds[index], self.ranges[index]
-        if kind in ("poisson", "nlf", "camera", "raw") and low > 0:
+        if kind in _SCALE_KINDS and low > 0:
             value = float(np.exp(rng.uniform(np.log(low), np.log(high))))  # scale parameters: log-uniform
         else:
             value = float(rng.uniform(low, high))
@@ -78,10 +95,18 @@ class NoiseSpec:
             return _camera(value, rng)
         if kind == "raw":
             return sample_raw(value, rng)
+        if kind == "phone":
+            return sample_phone(value, rng, self.tables)
         if kind == "color-gaussian":
             return sample_color_gaussian(value, rng)
         beta2 = float(np.exp(rng.uniform(np.log(1e-6), np.log(2e-3))))
         return make_noise(kind, **_params(kind, value, beta2))
+
+
+def default_camera_tables() -> Path:
+    """$DENOISER_DATA/camera, else ../shared/data/camera beside the repository."""
+    root = os.environ.get("DENOISER_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+    return Path(root) / "camera"
 
 
 def _camera(shot: float, rng: np.random.Generator):
@@ -111,7 +136,7 @@ def noise_std_map(noise, clean: torch.Tensor, noisy: torch.Tensor) -> torch.Tens
         return noise.std(luma)
     if name == "Poisson":
         return (luma.clamp(0, 1) / noise.peak).sqrt()
-    if name in ("Camera", "ColorGaussian", "Raw"):  # no closed form after demosaicking, resizing, JPEG
+    if name in ("Camera", "ColorGaussian", "Raw", "Phone"):  # no closed form after demosaicking, resizing, JPEG
         return local_noise_std(noisy, clean)
     return torch.full_like(luma, float((noisy - clean).pow(2).mean().sqrt()))  # impulse/mask: rms
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .push import files_to_push
 
-EXTRA = ("train_config.json", "log.json")
+EXTRA = ("train_config.json", "log.json", "init_sources.json")  # init_sources: the SHA-256 of each --init
 
 
 def export_weights(run_dir: str | Path, dest: str | Path, after: tuple[str | Path, ...] = (),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import math
 import os
 import signal
@@ -80,20 +81,40 @@ def estimator_loss(estimate: torch.Tensor, target: torch.Tensor, under_weight: f
     return (weight * error.pow(2)).mean()
 
 
-def initial_weights(model: torch.nn.Module, source: str) -> None:
-    """Copy the weights of a trained model (shipped name or folder) into `model` wherever the names and
-    shapes agree; anything else (e.g. an estimator the source lacks) keeps its fresh initialisation.
-    A source that fits nothing at all is an error, not a silent fresh start."""
+def initial_weights(model: torch.nn.Module, sources: tuple[str, ...]) -> dict[str, str]:
+    """Copy the weights of trained models (shipped names or folders) into `model` wherever the names
+    and shapes agree, the first source winning where two fit the same tensor; anything none has (e.g.
+    an estimator) keeps its fresh initialisation. A source that fits nothing is an error, not a
+    silent fresh start. Returns {source: SHA-256 of its model.safetensors}, so a run records exactly
+    which files it started from."""
     from denoiser.hub import load_model
 
-    source_state = load_model(source).state_dict()
-    own = model.state_dict()
-    matched = {k: v for k, v in source_state.items() if k in own and own[k].shape == v.shape}
-    if not matched:
-        raise ValueError(f"--init {source}: none of its weights fit this model's architecture")
-    model.load_state_dict(matched, strict=False)
-    fresh = sorted({k.split(".")[0] for k in own if k not in matched})
-    print(f"initialised {len(matched)}/{len(own)} tensors from {source}" + (f"; fresh: {fresh}" if fresh else ""), flush=True)
+    own, taken, hashes = model.state_dict(), {}, {}
+    for source in sources:
+        source_state = load_model(source).state_dict()
+        matched = {k: v for k, v in source_state.items() if k in own and own[k].shape == v.shape}
+        if not matched:
+            raise ValueError(f"--init {source}: none of its weights fit this model's architecture")
+        new = {k: v for k, v in matched.items() if k not in taken}
+        taken.update(new)
+        hashes[source] = _weights_sha256(source)
+        print(f"initialised {len(new)}/{len(own)} tensors from {source} (sha256 {hashes[source]})", flush=True)
+    model.load_state_dict(taken, strict=False)
+    fresh = sorted({k.split(".")[0] for k in own if k not in taken})
+    if fresh:
+        print(f"fresh: {fresh}", flush=True)
+    return hashes
+
+
+def _weights_sha256(source: str) -> str | None:
+    """SHA-256 of a shipped name's or a folder's model.safetensors (None for a Hub id: its revision pins it)."""
+    import hashlib
+
+    from denoiser.hub import WEIGHTS_NAME, shipped_folder
+
+    folder = shipped_folder(source) or Path(source).expanduser()
+    path = folder / WEIGHTS_NAME
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def load_data(config: TrainConfig) -> tuple[list[Example], list[Example]]:
@@ -172,8 +193,10 @@ def validate(model, val: list[Example], config: TrainConfig, val_batch) -> dict:
     model.eval()
     with torch.no_grad():
         noisy, clean, sigma_map = (t.to(_model_device(model)) for t in val_batch)
-        given = None if config.estimator_only else sigma_map  # judge the estimator's map, not the true one
-        result = {"val_loss": float(loss_fn(config.loss, model(noisy, given), clean))}
+        level = config.denoiser_level if getattr(model, "estimator", None) is not None else "true"
+        given = sigma_map if level == "true" else None  # judge the estimator's level, not the true one
+        result = {"val_loss": float(loss_fn(config.loss, model(noisy, given, per_image=level == "image")
+                                            if given is None else model(noisy, given), clean))}
     model.train(was_training)
     images = val[: config.val_limit or None]
     if images and images[0].noisy is not None:
@@ -236,7 +259,7 @@ def train(config: TrainConfig) -> Path:
         (run / "train_config.json").write_text(config.to_json() + "\n")
 
     train_examples, val_examples = load_data(config)
-    noise = NoiseSpec.parse(config.noise)
+    noise = NoiseSpec.parse(config.noise, config.camera_tables)
     maker = BatchMaker(tuple(train_examples), noise, config.patch, config.augment, config.augment_pairs, config.seed,
                        config.pairs_weight)
     total = config.steps or math.ceil(config.epochs * epoch_steps(train_examples, config))
@@ -257,9 +280,12 @@ def train(config: TrainConfig) -> Path:
     torch.manual_seed(config.seed)  # identical initial weights on every rank
     model = build_model(model_config(config))
     if config.init and not config.resume:
-        initial_weights(model, config.init)
+        hashes = initial_weights(model, config.init)
+        if is_main:
+            (run / "init_sources.json").write_text(json.dumps(hashes, indent=2) + "\n")
     model = model.to(device)
     has_estimator = getattr(model, "estimator", None) is not None
+    level = config.denoiser_level
     if config.estimator_only:
         if not has_estimator:
             raise ValueError("--estimator-only needs a model with a noise estimator (e.g. --preset photo)")
@@ -293,8 +319,8 @@ def train(config: TrainConfig) -> Path:
             for group in optimizer.param_groups:
                 group["lr"] = lr
             noisy, clean, sigma_map = (t.to(device, non_blocking=True) for t in next(data))
-            if config.estimator_only:  # the frozen denoiser takes the estimate; its loss reaches the estimator
-                output, estimate = wrapped(noisy, None, return_estimate=True)
+            if has_estimator and level != "true":  # the denoiser takes the estimate; its loss reaches the estimator
+                output, estimate = wrapped(noisy, None, return_estimate=True, per_image=level == "image")
                 loss = loss_fn(config.loss, output, clean) + config.estimator_loss * estimator_loss(estimate, sigma_map)
             elif has_estimator:  # the denoiser learns from the true map, the estimator to predict it
                 output, estimate = wrapped(noisy, sigma_map, return_estimate=True)
