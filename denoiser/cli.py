@@ -1,4 +1,4 @@
-"""`python -m denoiser`: denoise, evaluate, add-noise, estimate, benchmark, report.
+"""`denoiser` (or `python -m denoiser`): denoise, evaluate, add-noise, estimate, benchmark, report.
 
 Errors the user can fix (a bad file, a bad option, missing weights) print one `error:` line
 and exit with status 2; no tracebacks.
@@ -7,6 +7,7 @@ and exit with status 2; no tracebacks.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -42,53 +43,101 @@ def _collect_inputs(inputs: list[str]) -> list[Path]:
     return paths
 
 
-def _output_paths(inputs: list[Path], out: Path, overwrite: bool) -> list[Path]:
-    """One input and OUT with an image suffix: OUT is the file; otherwise OUT is a folder and each
-    output keeps its input's name and format."""
-    if len(inputs) == 1 and out.suffix.lower() in image_io.IMAGE_SUFFIXES:
+def _output_paths(inputs: list[Path], out: Path, requested: str, overwrite: bool) -> list[Path]:
+    """One input and OUT with an image suffix (x.png, x.heic): OUT is the file, written in the format
+    its suffix names. Otherwise OUT is a folder and each output keeps its input's name, with the
+    suffix of the format chosen (image_io.choose_format: by default the input's own)."""
+    if len(inputs) == 1 and image_io.format_of(out) is not None:
+        chosen = image_io.format_of(out)
+        if requested != "same" and chosen in image_io.OUTPUT_FORMATS and requested != chosen:
+            raise CLIError(f"{out}: the name asks for {chosen.upper()} but --format {requested} was given; drop one")
         targets = [out]
     else:
         if out.exists() and not out.is_dir():
             raise CLIError(f"{out}: exists and is not a folder; with several inputs OUT must be a folder")
-        names = [p.name for p in inputs]
+        targets = [out / _output_name(p, requested) for p in inputs]
+        names = [t.name for t in targets]
         clashes = sorted({n for n in names if names.count(n) > 1})
         if clashes:
-            raise CLIError(f"several inputs are named {clashes[:3]}; denoise them into separate folders")
-        targets = [out / p.name for p in inputs]
+            raise CLIError(f"several outputs would be named {clashes[:3]}; denoise them into separate folders")
     existing = [t for t in targets if t.exists()]
     if existing and not overwrite:
         raise CLIError(f"{existing[0]} exists ({len(existing)} output(s) would be replaced); pass --overwrite")
+    for target in {t.parent: t for t in targets}.values():  # fail before loading a model or reading a photo
+        image_io.check_writable(target)
     return targets
+
+
+def _output_name(source: Path, requested: str) -> str:
+    source_format = image_io.format_of(source)
+    chosen = image_io.choose_format(requested, source_format)
+    return source.name if chosen == source_format else source.stem + image_io.OUTPUT_FORMATS[chosen]
+
+
+def _check_quality(quality: int) -> int:
+    if not 1 <= quality <= 100:
+        raise CLIError(f"--quality must be 1-100, got {quality}")
+    return quality
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from . import __version__
     from .hub import load_model
     from .inference import check_sigma, check_strength, denoise, estimate_noise
 
     sigma = None if args.sigma is None else check_sigma(args.sigma)
     strength = check_strength(args.strength)
+    quality = _check_quality(args.quality)
     inputs = _collect_inputs(args.inputs)
-    targets = _output_paths(inputs, Path(args.output), args.overwrite)
+    targets = _output_paths(inputs, Path(args.output), args.format, args.overwrite)
     model = load_model(args.model)
     failures = 0
     for src, dst in tqdm(list(zip(inputs, targets)), desc="denoising", unit="image", disable=len(inputs) == 1):
         try:
-            image = image_io.read_image(src)
+            image, metadata = image_io.read_image_with_metadata(src)
+            level = sigma
             if not model.config.noise_map:
                 how = "blind model"
             elif sigma is not None:
                 how = f"σ {sigma:.1f} given, strength {strength:g}"
-            else:
-                how = f"noise {estimate_noise(image, model, args.tile).describe()}, strength {strength:g}"
-            out = denoise(image, model, sigma=sigma, tile=args.tile, strength=strength, ensemble=args.ensemble)
-            image_io.write_image(dst, out)
+            else:  # measured once, here, and passed on: denoise() would measure the same level again
+                estimate = estimate_noise(image, model, args.tile)
+                level, how = estimate.sigma, f"{estimate.plain()}, strength {strength:g}"
+            with _tile_bar(src.name) as progress:
+                out = denoise(image, model, sigma=level, tile=args.tile, strength=strength, ensemble=args.ensemble,
+                              progress=progress)
+            metadata = metadata.without_exif() if args.strip_metadata else metadata.with_software(f"denoiser {__version__}")
+            image_io.write_image(dst, out, metadata, quality=quality)
             print(f"{src} -> {dst} ({how})")
         except (image_io.ImageReadError, ValueError) as err:
             failures += 1
             print(f"error: {err}", file=sys.stderr)
     return 2 if failures else 0
+
+
+@contextlib.contextmanager
+def _tile_bar(name: str):
+    """A progress callback for denoise(): a bar of tiles on stderr once an image takes more than
+    one tile (a large photo on a CPU takes a while), gone when it is done."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and total > 1:
+            bar = tqdm(total=total, desc=name, unit="tile", leave=False)
+        if bar is not None:
+            bar.n = done
+            bar.refresh()
+
+    try:
+        yield progress
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -279,13 +328,22 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m denoiser", description="Image denoising autoencoder.")
+def build_parser(prog: str = "denoiser") -> argparse.ArgumentParser:
+    """The parser; prog is how the user started us ('denoiser', or 'python -m denoiser' from __main__)."""
+    parser = argparse.ArgumentParser(prog=prog, description="Image denoising autoencoder.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("denoise", help="denoise image files or folders")
     p.add_argument("inputs", nargs="+", metavar="IN", help="image files and/or folders")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (one input) or folder")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output file (one input; its suffix sets the format: x.png, x.jpg, x.heic...) or folder")
+    p.add_argument("--format", choices=("same", *image_io.OUTPUT_FORMATS), default="same",
+                   help="output format in a folder (default same: the input's own where we write it losslessly or "
+                        "at high quality, PNG for BMP, GIF and PPM); 16-bit stays 16-bit only in PNG and TIFF")
+    p.add_argument("--quality", type=int, default=image_io.DEFAULT_QUALITY,
+                   help="JPEG, HEIC and WebP quality, 1-100 (default %(default)s)")
+    p.add_argument("--strip-metadata", action="store_true",
+                   help="leave out EXIF (camera, date, GPS location); the colour profile is always kept")
     p.add_argument("--model", default=None, help="shipped name, local folder or Hub repo id[@revision]")
     p.add_argument("--sigma", type=float, default=None, help="noise level on the 0-255 scale (default: estimate)")
     p.add_argument("--strength", type=float, default=1.0,
@@ -367,10 +425,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "denoiser") -> int:
     from .hub import ModelLoadError
 
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     try:
         return args.func(args)
     except (CLIError, image_io.ImageReadError, ModelLoadError, ValueError, FileNotFoundError) as err:

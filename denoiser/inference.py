@@ -240,6 +240,15 @@ def _to_output(out: torch.Tensor, planes, alpha, array, model, as_pil: bool):
     return Image.fromarray(result) if as_pil else result
 
 
+NOISE_WORDS = ((6.0, "light"), (15.0, "moderate"), (math.inf, "heavy"))  # (σ below which, word), 0-255 scale
+
+
+def noise_word(sigma: float) -> str:
+    """The noise level in a word a non-expert reads: light (σ < 6, visible in flat areas), moderate
+    (< 15, what real photos in ../shared/data mostly show) or heavy."""
+    return next(word for limit, word in NOISE_WORDS if sigma < limit)
+
+
 @dataclass(frozen=True)
 class NoiseEstimate:
     """What a model will assume about an image's noise, on the 0-255 scale."""
@@ -249,6 +258,13 @@ class NoiseEstimate:
     high: float  # 95th percentile
     method: str  # "learned" (the model's per-pixel estimator) or "wavelet" (white-noise MAD)
     map: np.ndarray | None = None  # (H, W) float32 per-pixel std for "learned", else None
+
+    def plain(self) -> str:
+        """'Noise: moderate (σ ≈ 7.4, learned estimate; 5.5–10.9 across the image)': the word first,
+        the numbers for experts after it."""
+        how = "learned estimate" if self.method == "learned" else "white-noise estimate"
+        spread = f"; {self.low:.1f}–{self.high:.1f} across the image" if self.high - self.low >= 1 else ""
+        return f"Noise: {noise_word(self.sigma)} (σ ≈ {self.sigma:.1f}, {how}{spread})"
 
     def describe(self) -> str:
         if self.method == "learned" and self.high - self.low >= 1:

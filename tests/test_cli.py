@@ -37,7 +37,7 @@ def test_denoise_file_and_folder(images, tiny_model_dir, tmp_path):
     result = cli("denoise", images, "-o", tmp_path / "many", "--model", tiny_model_dir, "--tile", 32)
     assert result.returncode == 0, result.stderr
     assert read_image(tmp_path / "many" / "b.png").shape == (50, 70)
-    assert "noise σ ≈" in result.stdout and "estimate" in result.stdout  # no --sigma: it says what it estimated
+    assert "Noise: " in result.stdout and "σ ≈" in result.stdout and "estimate" in result.stdout  # no --sigma: it says what it estimated
 
 
 def test_existing_outputs_need_overwrite(images, tiny_model_dir, tmp_path):
