@@ -138,6 +138,8 @@ def _run(method: Method, noisy: np.ndarray, sigma: float | None, tile: int | Non
     if isinstance(method, str):
         noisy = to_float(noisy)
         return classical_denoise(noisy, method, estimate_sigma(noisy) if sigma is None else sigma)
+    if not method.config.noise_map:  # a blind network (seed, PD-Denoising) is never told the level
+        sigma = None
     return denoise(noisy, method, sigma=sigma, tile=tile, ensemble=ensemble)
 
 

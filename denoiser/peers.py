@@ -1,8 +1,9 @@
 """Other people's trained denoisers, run here beside ours on the same inputs (never shipped).
 
 `load_peer("ffdnet=PATH")` builds the authors' FFDNet (Zhang et al., TIP 2018) from converted
-weights (`../shared/peers/ffdnet_color.safetensors`; see the README there). The module looks
-like one of our models to `denoise()`, `evaluate()` and the benchmark: it has a `config` with a
+weights (`../shared/peers/ffdnet_color.safetensors`; see the README there); `pd=PATH` their
+PD-Denoising (Zhou et al., AAAI 2020), blind, run as the authors run it on real photos. Each module
+looks like one of our models to `denoise()`, `evaluate()` and the benchmark: it has a `config` with a
 noise-map input, a `stride` and a `receptive_radius()`, so tiling and the protocol are shared.
 """
 
@@ -16,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-PEERS = ("ffdnet",)
+PEERS = ("ffdnet", "pd")
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class PeerConfig:
     arch: str = "ffdnet"
     channels: int = 3
     noise_map: bool = True
+    estimator: bool = False
 
 
 class FFDNet(nn.Module):
@@ -56,6 +58,57 @@ class FFDNet(nn.Module):
         return F.pixel_shuffle(x, 2)
 
 
+def _conv(cin: int, cout: int) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 3, padding=1, bias=False)
+
+
+class PDDenoising(nn.Module):
+    """PD-Denoising, colour: a blind DnCNN (20 convs, batch norm, residual output) fed a 6-channel
+    noise map from a small estimator, run on real photos with pixel-shuffle downsampling (stride 2)
+    as in the authors' `--ps 2 --real 1 --k 0 --refine 0` setting (see ../shared/peers/README.md):
+    denoise the 2x2 mosaic of sub-images, then, per phase, put that phase's noisy pixels back into
+    the shuffled-back result and denoise once more; the output is the mean of the four. Five passes."""
+
+    def __init__(self, depth: int = 20, width: int = 64) -> None:
+        super().__init__()
+        self.config = PeerConfig(arch="pd", noise_map=False)
+        self.est = nn.Sequential(_conv(3, width), nn.ReLU(inplace=True), _conv(width, width), nn.BatchNorm2d(width),
+                                 nn.ReLU(inplace=True), _conv(width, 6))
+        layers: list[nn.Module] = [_conv(9, width), nn.ReLU(inplace=True)]
+        for _ in range(depth - 2):
+            layers += [_conv(width, width), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+        self.net = nn.Sequential(*layers, _conv(width, 3))
+
+    stride = 2
+
+    def receptive_radius(self) -> int:
+        return 2 * (20 + 3) + 20 + 3  # a pass on the mosaic reaches twice as far, then one plain pass
+
+    def clean(self, x: torch.Tensor) -> torch.Tensor:
+        """One blind pass: the map estimated per pixel, the residual subtracted, clamped to [0, 1]."""
+        noise_map = self.est(x).clamp(0, 1)  # (B, 6, H, W): 3 Gaussian, 3 impulse levels
+        return (x - self.net(torch.cat([x, noise_map], dim=1))).clamp(0, 1)
+
+    def forward(self, noisy: torch.Tensor, sigma_map: torch.Tensor | None = None, noise_scale: float = 1.0) -> torch.Tensor:
+        """noisy (B, 3, H, W), H and W even, in [0, 1]; blind (sigma_map must be None)."""
+        if sigma_map is not None or noise_scale != 1:
+            raise ValueError("PD-Denoising is blind: it takes no noise level")
+        phases = [(i, j) for i in (0, 1) for j in (0, 1)]
+        subs = [noisy[..., i::2, j::2] for i, j in phases]  # each (B, 3, H/2, W/2)
+        mosaic = torch.cat([torch.cat(subs[:2], dim=-1), torch.cat(subs[2:], dim=-1)], dim=-2)
+        done = self.clean(mosaic)
+        h, w = subs[0].shape[-2:]
+        back = torch.empty_like(noisy)
+        for (i, j), block in zip(phases, (done[..., :h, :w], done[..., :h, w:], done[..., h:, :w], done[..., h:, w:])):
+            back[..., i::2, j::2] = block
+        total = torch.zeros_like(noisy)
+        for i, j in phases:
+            refill = back.clone()
+            refill[..., i::2, j::2] = noisy[..., i::2, j::2]
+            total += self.clean(refill)
+        return total / 4
+
+
 def load_peer(spec: str) -> nn.Module:
     """NAME=PATH (e.g. "ffdnet=../shared/peers/ffdnet_color.safetensors") -> the peer model, eval mode,
     named NAME. Only safetensors are read."""
@@ -67,11 +120,15 @@ def load_peer(spec: str) -> nn.Module:
     path = Path(os.path.expanduser(path))
     if not path.is_file():
         raise FileNotFoundError(f"--peer {spec}: {path} does not exist")
-    model = FFDNet()
-    state = {k.replace("conv", "convs.", 1): v for k, v in load_file(str(path)).items()}
+    tensors = load_file(str(path))
+    if name == "ffdnet":
+        model, state, what = FFDNet(), {k.replace("conv", "convs.", 1): v for k, v in tensors.items()}, "FFDNet colour"
+    else:  # the converted weights carry no batch-norm step counters; eval mode never reads them
+        model, state, what = PDDenoising(), tensors, "PD-Denoising colour"
+        state.update({k: v for k, v in model.state_dict().items() if k.endswith("num_batches_tracked")})
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:
-        raise ValueError(f"--peer {spec}: not FFDNet colour weights ({str(err).splitlines()[0]})") from None
+        raise ValueError(f"--peer {spec}: not {what} weights ({str(err).splitlines()[0]})") from None
     model.name = name
     return model.to(memory_format=torch.channels_last).eval()
