@@ -1,4 +1,5 @@
-"""`denoiser` (or `python -m denoiser`): denoise, evaluate, add-noise, estimate, benchmark, report.
+"""`denoiser` (or `python -m denoiser`): denoise, evaluate, add-noise, estimate. (The model cards, the speed
+benchmark and the peer comparisons are `python -m benchmarks` in a clone: not part of the installed library.)
 
 Errors the user can fix (a bad file, a bad option, missing weights) print one `error:` line
 and exit with status 2; no tracebacks.
@@ -146,12 +147,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
     from .hub import load_model
 
-    from .peers import load_peer
-
     if (args.clean is None) == (args.pairs is None):
         raise CLIError("give --clean DIR (with --sigma) or --pairs DIR")
     methods = args.method or []
-    peers = [load_peer(spec) for spec in args.peer or []]  # load first: a bad path fails before any work
+    peers = getattr(args, "peers", [])  # other groups' models, loaded by `python -m benchmarks evaluate --peer`
     models = args.model or ([] if methods else [None])
     records, ours = [], []
     for source in models:
@@ -261,73 +260,6 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     return 2 if failures else 0
 
 
-def cmd_benchmark(args: argparse.Namespace) -> int:
-    import torch
-
-    from .benchmark import format_benchmark, measure_throughput, peer_throughput, photo_in_fresh_process
-    from .hub import load_model
-    from .model import macs_per_pixel
-    from .peers import load_peer
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    peers = [load_peer(spec) for spec in args.peer or []]
-    model = load_model(args.model)
-    result = {"model": model.name, "macs_per_pixel": macs_per_pixel(model), **measure_throughput(model, args.size)}
-    if peers:
-        result["peers"] = {peer.name: peer_throughput(peer, args.size) for peer in peers}
-    if not args.skip_photo:
-        result["photo"] = photo_in_fresh_process(args.model)
-    print(format_benchmark(result))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {args.json}")
-    return 0
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    import os
-
-    from .hub import DEFAULT_MODEL, SHIPPED_DIR, SHIPPED_MODELS
-    from .report import ReportInputs, write_cards, write_report
-
-    model = args.model or DEFAULT_MODEL
-    if args.weights_dir:
-        weights_dir = Path(args.weights_dir)
-    elif model in SHIPPED_MODELS:
-        weights_dir = SHIPPED_DIR / model
-    else:
-        raise CLIError("give --weights-dir for a model that is not shipped (results.json and the card go there)")
-    repo_id = args.repo_id or f"denoiser-project/denoiser-{Path(model).name}"
-    cards = [Path(p) for p in args.card] if args.card else [weights_dir / "README.md"]
-    if args.readme:  # the commands that trained each shipped model, from their train_config.json
-        from .report_training import training_commands_block, write_readme_block
-
-        write_readme_block(Path(args.readme), training_commands_block({n: SHIPPED_DIR / n for n in SHIPPED_MODELS}))
-        print(f"wrote the training commands into {args.readme}")
-    if args.render_only:  # re-render the cards from the results.json already there; measures nothing
-        results_path = weights_dir / "results.json"
-        if not results_path.is_file():
-            raise CLIError(f"{results_path}: missing; run the report without --render-only first")
-        write_cards(json.loads(results_path.read_text()), weights_dir, cards, repo_id)
-        print("wrote " + ", ".join(str(p) for p in cards))
-        return 0
-    data = Path(args.data or os.environ.get("DENOISER_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
-    if not data.is_dir():
-        raise CLIError(f"{data}: data folder not found (pass --data or set DENOISER_DATA)")
-    inputs = ReportInputs(model, data, tuple(args.seed_model or ()), tuple(args.compare or ()), args.limit,
-                          tuple(args.peer or ()))
-    if args.speed_only:
-        from .report import remeasure_speed
-
-        remeasure_speed(inputs, weights_dir, cards, repo_id)
-        print("re-timed the speed section; wrote " + ", ".join(str(p) for p in [weights_dir / "results.json", *cards]))
-        return 0
-    write_report(inputs, weights_dir, cards, repo_id)
-    print("wrote " + ", ".join(str(p) for p in [weights_dir / "results.json", *cards]))
-    return 0
-
-
 def build_parser(prog: str = "denoiser") -> argparse.ArgumentParser:
     """The parser; prog is how the user started us ('denoiser', or 'python -m denoiser' from __main__)."""
     parser = argparse.ArgumentParser(prog=prog, description="Image denoising autoencoder.")
@@ -362,9 +294,6 @@ def build_parser(prog: str = "denoiser") -> argparse.ArgumentParser:
     p.add_argument("--model", action="append", help="model to score (repeatable); default: the shipped model")
     p.add_argument("--method", action="append", help="classical method to score (repeatable)")
     p.add_argument("--blind", action="store_true", help="do not give the true sigma to the method")
-    p.add_argument("--peer", action="append", metavar="NAME=PATH",
-                   help="another group's trained model to run on the same noisy inputs, e.g. "
-                        "ffdnet=../shared/peers/ffdnet_color.safetensors (repeatable; never shipped)")
     p.add_argument("--jpeg-quality", type=int, default=None,
                    help="with --clean: JPEG-compress each noisy image at this quality (methods are then blind)")
     p.add_argument("--split", choices=("all", "train", "test", "val"), default="all",
@@ -387,36 +316,6 @@ def build_parser(prog: str = "denoiser") -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="noise generator seed (same seed, same noise)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_add_noise)
-
-    p = sub.add_parser("benchmark", help="speed (MP/s) against DnCNN, and a 12 MP photo's time and memory")
-    p.add_argument("--model", default=None, help="shipped name, local folder or Hub repo id[@revision]")
-    p.add_argument("--size", type=int, default=1024, help="side of the square RGB test image")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
-    p.add_argument("--skip-photo", action="store_true", help="skip the 12-megapixel run")
-    p.add_argument("--peer", action="append", metavar="NAME=PATH",
-                   help="also time another group's model on the same image, e.g. ffdnet=../shared/peers/ffdnet_color.safetensors")
-    p.add_argument("--json", help="write the results to this JSON file")
-    p.set_defaults(func=cmd_benchmark)
-
-    p = sub.add_parser("report", help="evaluate a model on every benchmark and write its model card")
-    p.add_argument("--model", default=None, help="shipped name, local folder or Hub repo id (default: the photo model)")
-    p.add_argument("--render-only", action="store_true", help="only re-render the card(s) from the results.json already there")
-    p.add_argument("--speed-only", action="store_true",
-                   help="re-time only the speed section (with any --peer) into the results.json already there")
-    p.add_argument("--readme", help="also write the shipped models' training commands between this README's markers")
-    p.add_argument("--weights-dir", help="where results.json goes (default: the shipped model's folder)")
-    p.add_argument("--data", default=None, help="data sets folder (default: $DENOISER_DATA or ../shared/data)")
-    p.add_argument("--card", action="append", help="write the model card here (repeatable; default WEIGHTS/README.md)")
-    p.add_argument("--seed-model", action="append", metavar="MODEL",
-                   help="a trained seed-preset model to add as a row (repeatable), e.g. seed and seed-paper")
-    p.add_argument("--peer", action="append", metavar="NAME=PATH",
-                   help="another group's trained model run on the same noisy inputs and timed in the same run, e.g. "
-                        "ffdnet=../shared/peers/ffdnet_color.safetensors (repeatable; never shipped)")
-    p.add_argument("--compare", action="append", metavar="MODEL",
-                   help="another model to score beside it on the real-noise sets (repeatable), e.g. an older version's folder")
-    p.add_argument("--repo-id", default=None, help="the Hub repo the card describes (default: denoiser-project/denoiser-NAME)")
-    p.add_argument("--limit", type=int, default=None, help="only the first N images per set (quick check)")
-    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("estimate", help="estimate the noise level (sigma) and NLF of images")
     p.add_argument("inputs", nargs="+", metavar="IN", help="image files and/or folders")

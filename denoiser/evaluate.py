@@ -8,7 +8,6 @@ rounded to the reference's bit depth, and PSNR/SSIM are computed on RGB (denoise
 from __future__ import annotations
 
 import os
-import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,9 +21,9 @@ from .inference import DEFAULT_TILE, denoise
 from .io import list_images, read_image, to_float
 from .metrics import psnr, ssim
 from .noise import estimate_sigma
+from .splits import HELD_OUT_EVERY, held_out, pair_paths
 
 Method = torch.nn.Module | str
-TEST_FRACTION = 0.3  # share of scenes in the standard test split of a pairs folder
 
 
 @dataclass
@@ -60,70 +59,6 @@ def awgn_jpeg(clean: np.ndarray, sigma: float, seed: int, index: int, quality: i
 
     noisy = torch.from_numpy(np.clip(awgn(clean, sigma, seed, index), 0, 1).transpose(2, 0, 1).copy())
     return jpeg(noisy, quality).numpy().transpose(1, 2, 0)
-
-
-def scene_of(name: str) -> str:
-    """Crops of one scene share a name prefix (PolyU `Canon5D2_chair_5.jpg` -> `Canon5D2_chair`);
-    the separator may be doubled (PolyU's `NikonD800_6-3_125_5000_plant__4.jpg` is a `..._plant` crop)."""
-    stem = Path(name).stem
-    return re.sub(r"[_-]+\d+$", "", stem) or stem
-
-
-def _draw_key(name: str) -> str:
-    """The name groups `scene_split` draws from: `scene_of` as it was when the split was first
-    recorded (one separator only, so `plant__4` forms a group `plant_` of its own). Drawing over
-    these keeps the published split, and the train part shipped models were trained on, unchanged."""
-    stem = Path(name).stem
-    return re.sub(r"[_-]\d+$", "", stem) or stem
-
-
-def draw_held_out(keys: set[str] | Sequence[str], fraction: float, seed: int) -> set[str]:
-    """A fixed random ~fraction (at least one) of the keys: the one draw behind every scene split
-    (the standard test split here, the trainer's validation split), reproducible from its seed."""
-    keys = sorted(set(keys))
-    order = np.random.default_rng(seed).permutation(len(keys))
-    return {keys[i] for i in order[: max(1, round(fraction * len(keys)))]}
-
-
-def scene_split(names: Sequence[str], test_fraction: float = TEST_FRACTION) -> tuple[list[str], list[str]]:
-    """The standard (train, test) split of a pairs folder by scene: fixed, never a scene on both sides.
-    The trainer's `--pairs-split train` and `evaluate(split="test")` both use it. The draw is over
-    `_draw_key` groups; a scene (`scene_of`) is in the test part when any of its groups was drawn."""
-    several = len({scene_of(n) for n in names}) > 1  # one scene: nothing to hold out
-    drawn = draw_held_out({_draw_key(n) for n in names}, test_fraction, seed=20261125) if several else set()
-    test = {scene_of(n) for n in names if _draw_key(n) in drawn}
-    return [n for n in names if scene_of(n) not in test], [n for n in names if scene_of(n) in test]
-
-
-# Folders with a documented, fixed validation split (shared/data/README.md): never train on it.
-HELD_OUT_EVERY = {"ImageNet1000": 10}  # ImageNet-val: sorted(files)[::10], 100 images
-
-
-def held_out(folder: str | os.PathLike, names: Sequence[str]) -> set[str]:
-    """The names in `folder` that belong to its fixed validation split (empty for other folders)."""
-    every = HELD_OUT_EVERY.get(Path(folder).name)
-    return set(sorted(names)[::every]) if every else set()
-
-
-def pair_paths(folder: str | os.PathLike, split: str = "all") -> list[tuple[Path, Path]]:
-    """(noisy, gt) paths from a folder with `noisy/` and `gt/` holding matching file names."""
-    folder = Path(folder)
-    noisy_dir, gt_dir = folder / "noisy", folder / "gt"
-    if not noisy_dir.is_dir() or not gt_dir.is_dir():
-        raise FileNotFoundError(f"{folder}: expected sub-folders noisy/ and gt/ with matching file names")
-    noisy = {p.name: p for p in list_images(noisy_dir)}
-    gt = {p.name: p for p in list_images(gt_dir)}
-    unmatched = sorted(set(noisy) ^ set(gt))
-    if unmatched:
-        raise ValueError(f"{folder}: {len(unmatched)} files have no partner in noisy/ or gt/, e.g. {unmatched[:3]}")
-    if not noisy:
-        raise ValueError(f"{folder}: no images in noisy/ and gt/")
-    names = sorted(noisy)
-    if split != "all":
-        if split not in ("train", "test"):
-            raise ValueError(f"split must be all, train or test, got {split!r}")
-        names = scene_split(names)[0 if split == "train" else 1]
-    return [(noisy[name], gt[name]) for name in names]
 
 
 def _method_name(method: Method) -> str:

@@ -150,7 +150,7 @@ def test_nlmeans_on_cbsd68_matches_the_measured_anchor():
 
 
 def test_scene_of_strips_the_crop_number():
-    from denoiser.evaluate import scene_of
+    from denoiser.splits import scene_of
 
     assert scene_of("Canon5D2_5_160_3200_chair_11.jpg") == "Canon5D2_5_160_3200_chair"
     assert scene_of("Canon600D_3-5_125_1600_waterhouse_10.jpg") == "Canon600D_3-5_125_1600_waterhouse"
@@ -160,7 +160,7 @@ def test_scene_of_strips_the_crop_number():
 
 
 def test_scene_split_never_puts_a_scene_on_both_sides():
-    from denoiser.evaluate import scene_of, scene_split
+    from denoiser.splits import scene_of, scene_split
 
     rng = np.random.default_rng(0)
     for trial in range(50):
@@ -186,7 +186,7 @@ POLYU_TEST_SCENES = {
 
 
 def test_polyu_split_is_the_recorded_one_and_keeps_test_scenes_out():
-    from denoiser.evaluate import pair_paths, scene_of, scene_split
+    from denoiser.splits import pair_paths, scene_of, scene_split
     from train.data import find_pairs
 
     folder = data_dir("real/PolyU")

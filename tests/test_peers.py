@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from denoiser.peers import load_peer
+from benchmarks.peers import load_peer
 
 PEER = Path(os.environ.get("DENOISER_PEERS", Path(__file__).resolve().parents[2] / "shared" / "peers")) / "ffdnet_color.safetensors"
 
@@ -52,7 +52,7 @@ def test_bad_peer_specs_are_named(tmp_path):
 
 def test_cli_prints_the_difference_to_the_peer(capsys):
     from conftest import data_dir
-    from denoiser.cli import main
+    from benchmarks.cli import main
 
     ffdnet()
     assert main(["evaluate", "--clean", str(data_dir("CBSD68")), "--sigma", "25", "--model", "gaussian",

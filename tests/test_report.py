@@ -2,8 +2,9 @@
 
 import json
 
-from denoiser.report import SIGMAS, render_card
-from denoiser.report_training import training_budget
+from benchmarks.recorder import SIGMAS
+from benchmarks.report import render_card
+from benchmarks.report_training import training_budget
 
 
 def results() -> dict:
@@ -122,7 +123,7 @@ def test_each_shipped_card_is_the_render_of_its_results():
     from pathlib import Path
 
     from denoiser.hub import SHIPPED_DIR, SHIPPED_MODELS
-    from denoiser.report import card_for
+    from benchmarks.report import card_for
 
     checked = 0
     for name in SHIPPED_MODELS:
@@ -138,7 +139,7 @@ def test_each_shipped_card_is_the_render_of_its_results():
 
 
 def test_staged_training_lists_each_stage_and_chains_init(tmp_path):
-    from denoiser.report_training import training_stages
+    from benchmarks.report_training import training_stages
 
     stage = tmp_path / "stages" / "1"
     stage.mkdir(parents=True)
@@ -157,7 +158,7 @@ def test_readme_training_commands_are_the_shipped_configs():
     from pathlib import Path
 
     from denoiser.hub import SHIPPED_DIR, SHIPPED_MODELS
-    from denoiser.report_training import README_COMMANDS, training_commands_block
+    from benchmarks.report_training import README_COMMANDS, training_commands_block
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     start, end = README_COMMANDS

@@ -1,4 +1,4 @@
-"""`python -m denoiser report` end to end on a tiny model and a tiny data folder: every section the
+"""`python -m benchmarks report` end to end on a tiny model and a tiny data folder: every section the
 Gaussian card reads is measured, the card is the render of what was written, and --speed-only
 re-times the speed section alone. Timing is stubbed (speed is the benchmark's job, not a test's)."""
 
@@ -11,7 +11,8 @@ import torch
 from denoiser.hub import save_model
 from denoiser.io import write_image
 from denoiser.model import build_model, preset
-from denoiser.report import ReportInputs, card_for, remeasure_speed, write_report
+from benchmarks.recorder import ReportInputs
+from benchmarks.report import card_for, remeasure_speed, write_report
 
 from conftest import DATA, tiny_config
 
@@ -22,7 +23,7 @@ FFDNET = DATA.parent / "peers" / "ffdnet_color.safetensors"
 def setup(tmp_path, monkeypatch):
     from skimage import data
 
-    import denoiser.benchmark as benchmark
+    import benchmarks.recorder as recorder
 
     root = tmp_path / "data"
     for name, image in (("a.png", data.astronaut()), ("b.png", data.coffee())):
@@ -34,10 +35,10 @@ def setup(tmp_path, monkeypatch):
     model_dir = save_model(build_model(tiny_config()), tmp_path / "tiny")
     seed_dir = save_model(build_model(preset("seed", seed_depth=2, seed_filters=8)), tmp_path / "tiny-seed")
     calls = []
-    monkeypatch.setattr(benchmark, "measure_throughput", lambda model: calls.append("ours") or
+    monkeypatch.setattr(recorder, "measure_throughput", lambda model: calls.append("ours") or
                         {"threads": 1, "size": 1024, "mp_per_s": 2.0, "dncnn_mp_per_s": 0.1, "speedup_vs_dncnn": 20.0})
-    monkeypatch.setattr(benchmark, "photo_in_fresh_process", lambda source: {"seconds": 5.0, "peak_memory_gb": 1.0})
-    monkeypatch.setattr(benchmark, "peer_throughput", lambda model: calls.append(model.name) or 1.0)
+    monkeypatch.setattr(recorder, "photo_in_fresh_process", lambda source: {"seconds": 5.0, "peak_memory_gb": 1.0})
+    monkeypatch.setattr(recorder, "peer_throughput", lambda model: calls.append(model.name) or 1.0)
     peers = (f"ffdnet={FFDNET}",) if FFDNET.is_file() else ()
     return ReportInputs(str(model_dir), root, seed_models=(str(seed_dir),), peers=peers), tmp_path, calls
 

@@ -140,7 +140,7 @@ def test_validation_images_smaller_than_the_patch_are_cut_to_the_stride(photo_se
 def test_export_after_keeps_the_earlier_stage_for_the_card(photo_setup, tmp_path):
     import json
 
-    from denoiser.report_training import training_stages
+    from benchmarks.report_training import training_stages
     from train.export import export_weights
 
     first = run(photo_setup, tmp_path / "first", steps=2)
@@ -158,7 +158,7 @@ def test_export_a_chosen_checkpoint_records_which(photo_setup, tmp_path):
     import json
 
     from denoiser.hub import load_model
-    from denoiser.report_training import training_stages
+    from benchmarks.report_training import training_stages
     from train.export import export_weights
 
     run_dir = run(photo_setup, tmp_path / "run", "--checkpoint-every", "2", "--ema", "0.9", steps=4)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from denoiser.evaluate import draw_held_out, held_out, pair_paths, scene_of
+from denoiser.splits import draw_held_out, held_out, pair_paths, scene_of
 from denoiser.io import IMAGE_SUFFIXES, read_image
 from denoiser.degrade import local_noise_std, sample_color_gaussian, sample_raw
 from denoiser.noise import make_noise
@@ -168,7 +168,7 @@ def _as_channels(image: np.ndarray, channels: int) -> np.ndarray:
 def load_clean(folder: str | Path, channels: int, min_size: int, downscale_from: int = 0,
                split: str = "train") -> list[Example]:
     """Every image in a folder of clean images (sub-folders included), less a documented
-    validation split (ImageNet1000's ImageNet-val: see `denoiser.evaluate.held_out`); with
+    validation split (ImageNet1000's ImageNet-val: see `denoiser.splits.held_out`); with
     split="val", that validation split alone (all images for a folder without one).
     downscale_from > 0 halves (2x2 box filter) images whose short side is at least that, which
     averages away their own noise and JPEG artefacts: cleaner targets. Images still smaller than
@@ -207,7 +207,7 @@ def box_halve(image: np.ndarray) -> np.ndarray:
 
 def find_pairs(folder: str | Path, split: str = "all") -> list[tuple[Path, Path, str]]:
     """(noisy, clean, scene) paths: `noisy/` + `gt/` with matching names, or SIDD's Data/<scene>/.
-    split "train" keeps only the train part of denoiser.evaluate.scene_split (noisy/gt layout)."""
+    split "train" keeps only the train part of denoiser.splits.scene_split (noisy/gt layout)."""
     folder = Path(folder)
     if (folder / "noisy").is_dir() or (folder / "gt").is_dir():
         return [(n, g, scene_of(n.name)) for n, g in pair_paths(folder, split)]

@@ -3,8 +3,13 @@ train_config.json), steps and minutes (from log.json) and the checkpoint that sh
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shlex
 from pathlib import Path
+
+from denoiser.files import atomic_write_text
+from train.config import TrainConfig
 
 # The training options the card's command shows (the rest do not change the weights), and the
 # optional ones with the setting that switches each on (shown only when it is set).
@@ -37,10 +42,6 @@ NOT_IN_COMMAND = ("out", "resume", "from_checkpoint", "push_to_hub", "private", 
 def training_command(config: dict, out: str) -> str:
     """The `python -m train` command line that reproduces a run, from its train_config.json: the
     data, then the core recipe (always shown), then every other option that differs from its default."""
-    import dataclasses
-
-    from train.config import TrainConfig
-
     defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     args = []
     for key in ("clean", "pairs"):
@@ -62,12 +63,12 @@ def training_command(config: dict, out: str) -> str:
 
 
 def _plain(value):
-    return list(value) if isinstance(value, tuple) else value
+    """A setting as compared with its default: tuples as lists, and no value as an empty list (a run
+    from before --init took several sources wrote init null, as the default () means)."""
+    return [] if value is None else list(value) if isinstance(value, tuple) else value
 
 
 def _quote(value) -> str:
-    import shlex
-
     return shlex.quote(str(value))
 
 
@@ -137,8 +138,6 @@ def training_commands_block(models: dict[str, Path]) -> str:
 
 def write_readme_block(readme: Path, block: str) -> None:
     """Replace the text between the training-commands markers of `readme` with `block`."""
-    from .files import atomic_write_text
-
     text = readme.read_text()
     start, end = README_COMMANDS
     if start not in text or end not in text:

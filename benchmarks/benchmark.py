@@ -1,6 +1,6 @@
 """Speed and memory benchmark: our model against a DnCNN-architecture network on the same CPU.
 
-`python -m denoiser benchmark` prints megapixels per second for RGB through `denoise()`, the
+`python -m benchmarks benchmark` prints megapixels per second for RGB through `denoise()`, the
 same for DnCNN (17 conv layers, 64 channels, random weights) and their ratio, then denoises a
 12-megapixel (4000x3000) photo in a fresh process to report its wall time and peak memory.
 """
@@ -8,16 +8,19 @@ same for DnCNN (17 conv layers, 64 channels, random weights) and their ratio, th
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from .inference import denoise
+from denoiser.hub import load_model
+from denoiser.inference import denoise
 
 
 def dncnn(channels: int = 3, depth: int = 17, width: int = 64, channels_last: bool = False) -> nn.Module:
@@ -76,8 +79,6 @@ def peer_throughput(peer: nn.Module, size: int = 1024, repeats: int = 3) -> floa
 
 def photo_run(source: str | None, height: int = 3000, width: int = 4000) -> dict:
     """Denoise one height x width photo in this process; returns seconds and peak resident memory."""
-    from .hub import load_model
-
     model = load_model(source)
     image = synthetic_photo(height, width)
     start = time.perf_counter()
@@ -90,8 +91,11 @@ def photo_run(source: str | None, height: int = 3000, width: int = 4000) -> dict
 
 def photo_in_fresh_process(source: str | None) -> dict:
     """photo_run in a new Python process, so its peak memory is not inflated by this one's."""
-    code = "import json,sys; from denoiser.benchmark import photo_run; print(json.dumps(photo_run(sys.argv[1] or None)))"
-    result = subprocess.run([sys.executable, "-c", code, source or ""], capture_output=True, text=True, check=False)
+    code = "import json,sys; from benchmarks.benchmark import photo_run; print(json.dumps(photo_run(sys.argv[1] or None)))"
+    root = str(Path(__file__).resolve().parents[1])  # benchmarks/ is not installed: import it from the clone
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run([sys.executable, "-c", code, source or ""], capture_output=True, text=True, check=False,
+                            env=env)
     if result.returncode != 0:
         raise RuntimeError(f"the 12-megapixel run failed: {result.stderr.strip().splitlines()[-1:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
