@@ -1,4 +1,4 @@
-"""Result files: a fresh folder per request, PNGs stamped so no two responses share bytes, expiry.
+"""Result files: a fresh folder per request, files stamped so no two responses share bytes, expiry.
 
 Why the stamp (the same-image race): gradio's file cache is content-addressed; each output file
 goes to <GRADIO_TEMP_DIR>/<sha256 of its bytes>/<name> (gradio 6.31: blocks.py ->
@@ -7,8 +7,9 @@ byte-identical outputs and share ONE cache file. A writer that rewrites that pat
 download streams it makes the download come up short ("Too little data for declared
 Content-Length"; a bare app returning arrays failed 21 of 72 requests, 12 identical ones at a
 time). So the app returns only paths of files it wrote itself into a fresh per-request folder,
-never arrays, and every PNG gets a tEXt chunk naming its folder (a uuid4) and file: pixels are
-untouched, bytes are unique. tests/test_app_outputs.py checks both.
+never arrays, and every file carries its folder (a uuid4) and name where its format keeps a note
+the pixels never see: a PNG tEXt chunk, a JPEG comment, a WebP chunk of its own, a HEIC 'free'
+box, bytes after a TIFF's image data. tests/test_app_outputs.py checks both.
 """
 
 from __future__ import annotations
@@ -22,20 +23,17 @@ import threading
 import time
 import uuid
 import weakref
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 from denoiser.files import atomic_write_bytes
+from denoiser.png import SIGNATURE as _PNG_SIGNATURE
+from denoiser.png import chunk as _png_chunk
 
 PNG_TAG_KEYWORD = "denoiser-response"
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # length 0, type, CRC of b"IEND"
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+PREVIEW_SIDE = 2048  # the longest side of the before/after views: a screen's worth, not the whole photo
 
 
 def stamp_png(path: str | os.PathLike, text: str, keyword: str = PNG_TAG_KEYWORD) -> str:
@@ -77,6 +75,40 @@ def unique_png(path: str | os.PathLike) -> str:
     return stamp_png(path, f"{path.parent.name}/{path.name}")
 
 
+def unique_file(path: str | os.PathLike) -> str:
+    """Stamp a file this app has just written with '<request folder>/<file name>', in the place its
+    format keeps a note its readers skip; returns str(path)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".png":
+        return unique_png(path)
+    note = f"{PNG_TAG_KEYWORD} {path.parent.name}/{path.name}".encode("latin-1")
+    data = path.read_bytes()
+    if suffix in (".jpg", ".jpeg"):
+        data = _jpeg_with_comment(data, note)
+    elif suffix == ".webp":  # a chunk of our own at the end of the RIFF, whose size grows by it
+        body = b"DNSR" + struct.pack("<I", len(note)) + note + b"\0" * (len(note) % 2)
+        data = data[:4] + struct.pack("<I", len(data) - 8 + len(body)) + data[8:] + body
+    elif suffix in (".heic", ".heif", ".hif"):  # ISO-BMFF: a 'free' box is skipped by every reader
+        data += struct.pack(">I", 8 + len(note)) + b"free" + note
+    elif suffix in (".tif", ".tiff"):  # TIFF readers follow offsets: bytes after the image are never read
+        data += note
+    else:
+        raise ValueError(f"{path.name}: no stamp for this format")
+    atomic_write_bytes(path, data)
+    return str(path)
+
+
+def _jpeg_with_comment(data: bytes, note: bytes) -> bytes:
+    """The JPEG with a COM segment after its APPn segments (JFIF, EXIF, ICC stay first)."""
+    if data[:2] != b"\xff\xd8":
+        raise ValueError("not a JPEG stream")
+    at = 2
+    while data[at] == 0xFF and 0xE0 <= data[at + 1] <= 0xEF:
+        at += 2 + struct.unpack(">H", data[at + 2 : at + 4])[0]
+    return data[:at] + b"\xff\xfe" + struct.pack(">H", 2 + len(note)) + note + data[at:]
+
+
 def save_png(array: np.ndarray, path: Path) -> str:
     """A fast lossless 8-bit PNG for the screen (full resolution), unique in its bytes."""
     from PIL import Image
@@ -96,13 +128,40 @@ def file_stem(path: str | os.PathLike | None, default: str = "photo") -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")[:80] or default
 
 
-def result_name(source: str | os.PathLike | None, model: str, strength: float, sigma: float | None = None) -> str:
-    """The download's name, saying what made it: 'Dog-photo-s1.00.png', 'Dog-gaussian-sigma25.0-s1.00.png'."""
+def save_preview(array: np.ndarray, path: Path, side: int = PREVIEW_SIDE) -> str:
+    """An 8-bit screen view at most `side` pixels long, unique in its bytes: a JPEG (quality 92,
+    4:4:4, tenths of a second for a 12 MP photo where a full-size PNG takes seconds), or a PNG
+    when the image has alpha. `path`'s suffix is replaced. Area-averaged, as a viewer shrinks it."""
+    import cv2
+    from PIL import Image
+
+    from denoiser.imageops import to_display
+
+    array = to_display(array)
+    height, width = array.shape[:2]
+    if max(height, width) > side:
+        scale = side / max(height, width)
+        array = cv2.resize(array, (max(1, round(width * scale)), max(1, round(height * scale))),
+                           interpolation=cv2.INTER_AREA)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.ndim == 3 and array.shape[2] in (2, 4):
+        path = path.with_suffix(".png")
+        Image.fromarray(array).save(path, format="PNG", compress_level=1)
+    else:
+        path = path.with_suffix(".jpg")
+        Image.fromarray(array).save(path, format="JPEG", quality=92, subsampling=0)
+    return unique_file(path)
+
+
+def result_name(source: str | os.PathLike | None, model: str, strength: float, sigma: float | None = None,
+                suffix: str = ".png") -> str:
+    """The download's name, saying what made it: 'Dog-photo-s1.00.png', 'Dog-gaussian-sigma25.0-s1.00.jpg'."""
     parts = [file_stem(source), file_stem(model, "model")]
     if sigma is not None:
         parts.append(f"sigma{sigma:.1f}")
     parts.append(f"s{strength:.2f}")
-    return "-".join(parts) + ".png"
+    return "-".join(parts) + suffix
 
 
 class OutputDirs:

@@ -7,6 +7,8 @@ paths, numbers and text, so the tests call these directly. A user's mistake rais
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,16 +16,33 @@ from typing import Callable
 
 import numpy as np
 
+from denoiser import __version__
 from denoiser.imageops import describe, psnr_ssim, residual_map, size_text, split_alpha
-from denoiser.io import ImageReadError, read_image, write_image
+from denoiser.io import (OUTPUT_FORMATS, ImageReadError, ImageTooLargeError, choose_format, format_of,
+                         read_image_with_metadata, write_image)
+from denoiser.metadata import Metadata
 
+from .cache import Recent, file_key
 from .errors import fail
 from .models import Models
-from .outputs import OutputDirs, file_stem, result_name, save_png, unique_png
+from .outputs import OutputDirs, file_stem, result_name, save_preview, unique_file, unique_png
 from .settings import Settings
 
 BROWSER_FORMATS = {"PNG", "JPEG", "GIF", "WEBP", "BMP"}  # others (HEIC, TIFF) get a PNG copy to show
 MIN_SIDE = 3  # the smallest image the network takes
+SOFTWARE = f"denoiser {__version__} (web app)"
+PNG_LEVEL = 1  # zlib level of the PNG download: 3-4x faster than 6 on a 12 MP photo, about 15 % larger
+# The download's formats as offered on the page: (label, denoiser.io format or "same").
+SAVE_AS = (
+    ("PNG: lossless, full quality", "png"),
+    ("JPEG: much smaller, for sharing", "jpeg"),
+    ("HEIC: smallest, for Apple devices", "heic"),
+    ("WebP: small, for the web", "webp"),
+    ("TIFF: lossless, for editing", "tiff"),
+    ("The same as my photo", "same"),
+)
+_FORMAT_WORDS = {"png": "a lossless {depth}-bit PNG", "tiff": "a lossless {depth}-bit TIFF", "jpeg": "an 8-bit JPEG",
+                 "heic": "an 8-bit HEIC", "webp": "an 8-bit WebP"}
 
 
 @dataclass(frozen=True)
@@ -36,20 +55,40 @@ class Upload:
     sigma: float | None  # the estimated noise level (0-255), None for a blind model
 
 
+@dataclass(frozen=True)
+class Views:
+    """What the page shows of a result: screen-sized before/after views and the noise removed."""
+
+    before: str
+    after: str
+    residual: str
+    gain: float  # how much the residual view amplifies the noise removed
+
+
 @dataclass
 class PhotoResult:
-    path: str  # the full-resolution lossless PNG, named after the photo, model and strength
+    path: str  # the full-resolution download, named after the photo, model and strength
     model: str
     label: str
     strength: float
     sigma: float | None  # the noise level the model assumed at strength 1 (0-255); None: blind
     sigma_source: str  # "given", "estimated" (white-noise estimate), "learned" (the model's map), "blind"
-    seconds: float
+    seconds: float  # the model's own time
     noisy: np.ndarray
     denoised: np.ndarray
     reference: np.ndarray | None
-    estimate: str = ""  # the learned estimate in words ("σ ≈ 12.3 (from 8 in clean areas to 20 …)")
+    estimate: str = ""  # the learned estimate in words ("Noise: moderate (σ ≈ 12.3, learned estimate; …)")
     notes: list[str] = field(default_factory=list)  # what was ignored, and why
+    source: str | None = None  # the upload's path: its name and format name the download
+    metadata: Metadata = field(default_factory=Metadata)  # the photo's colour profile and EXIF
+    save_as: str = "png"  # the download's format (denoiser.io.OUTPUT_FORMATS)
+    stripped: bool = False  # the download leaves out the EXIF
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step of this request, in order
+
+    @property
+    def waited(self) -> float:
+        """Seconds of this request from start to its last file: the time the person waited."""
+        return sum(self.timings.values())
 
     @property
     def metrics(self) -> dict:
@@ -77,21 +116,38 @@ class PhotoResult:
 
     def status(self) -> str:
         """The summary under the result, in plain words (markdown)."""
+        from denoiser.inference import noise_word
+
         strength = "" if self.sigma_source == "blind" else f" at strength {self.strength:.2f}"
         if self.sigma_source == "blind":
             noise = "It finds the noise level itself."
         elif self.sigma_source == "learned":
-            noise = f"Noise it measured: {self.estimate}."
+            noise = f"{self.estimate}."
         else:
-            noise = f"Noise level: σ = {self.sigma:.1f}, {'set by you' if self.sigma_source == 'given' else 'estimated from the photo'}."
-        depth = "16" if self.denoised.dtype == np.uint16 else "8"
-        text = (f"Denoised in {self.seconds:.2f} s with the {self.label} model{strength}. {noise} "
-                f"The download, {Path(self.path).name}, is the full {size_text(self.denoised)} photo as a lossless "
-                f"{depth}-bit PNG.")
+            how = "set by you" if self.sigma_source == "given" else "estimated from the photo"
+            noise = f"Noise: {noise_word(self.sigma)} (σ = {self.sigma:.1f}, {how})."
+        took = f"Done in {self.waited:.1f} s ({self.seconds:.1f} s of it denoising)" if self.timings else \
+            f"Denoised in {self.seconds:.1f} s"
+        text = (f"{took} with the {self.label} model{strength}. {noise} The download, {Path(self.path).name}, "
+                f"is the full {size_text(self.denoised)} photo as {self.format_words()}.")
         if self.reference is not None:
             m = self.metrics
             text += f" Against your reference: {m['psnr_denoised'] - m['psnr_noisy']:+.2f} dB PSNR."
         return " ".join([text, *self.notes])
+
+    def format_words(self) -> str:
+        """'a lossless 16-bit PNG with its colour profile and camera details (EXIF)', and the like."""
+        depth = "16" if self.denoised.dtype == np.uint16 else "8"
+        words = _FORMAT_WORDS[self.save_as].format(depth=depth)
+        if self.save_as in ("jpeg", "heic", "webp"):
+            words += " (quality 95)"
+        kept = ["its colour profile"] if self.metadata.icc_profile else []
+        if self.metadata.exif and not self.stripped:
+            kept.append("camera details (EXIF)")
+        text = f"{words} with {' and '.join(kept)}" if kept else words
+        if self.stripped and self.metadata.exif:
+            text += ", camera details and location removed"
+        return text
 
 
 class DenoiserService:
@@ -100,14 +156,35 @@ class DenoiserService:
     def __init__(self, models: Models, settings: Settings, outputs: OutputDirs | None = None) -> None:
         self.models, self.settings = models, settings
         self.outputs = outputs or OutputDirs(settings.output_ttl, settings.prune_interval)
+        self._files = Recent(items=4)  # decoded uploads: (array, metadata)
+        self._estimates = Recent(items=16)  # noise estimates by (upload, model), without their maps
 
     # -- reading --------------------------------------------------------------------------
 
     def read(self, path: str | None, what: str = "a photo") -> np.ndarray:
-        return load_image(path, what, self.settings.max_pixels)
+        return self.read_with_metadata(path, what)[0]
+
+    def read_with_metadata(self, path: str | None, what: str = "a photo") -> tuple[np.ndarray, Metadata]:
+        """The decoded upload (read-only) and its metadata, decoded once however often it is asked for."""
+        limit = self.settings.max_pixels
+        key = None if not path else (file_key(path), limit)
+        return self._files.get(key if key and key[0] else None, lambda: load_image_with_metadata(path, what, limit))
 
     def read_photo(self, path: str | None, min_side: int = MIN_SIDE) -> np.ndarray:
-        array = self.read(path, "a photo")
+        return self._check_size(self.read(path, "a photo"), min_side)
+
+    def estimate(self, path: str | None, name: str, array: np.ndarray):
+        """models.estimate for an upload, measured once per upload and model (None for a blind model)."""
+        key = file_key(path) if path else None
+
+        def measure():
+            found = self.models.estimate(name, array)
+            return None if found is None else dataclasses.replace(found, map=None)  # the map: 4 bytes a pixel
+
+        return self._estimates.get(key and (key, name), measure)
+
+    @staticmethod
+    def _check_size(array: np.ndarray, min_side: int) -> np.ndarray:
         if min(array.shape[:2]) < min_side:
             raise fail(f"The image is too small ({size_text(array)}); it needs at least {min_side}x{min_side} pixels.")
         return array
@@ -115,19 +192,21 @@ class DenoiserService:
     def inspect(self, path: str | None, model: str | None = None) -> Upload:
         """On upload: check the photo, estimate its noise with the chosen model, and make a PNG copy
         when the browser cannot show the file (HEIC, TIFF). Raises gr.Error for a bad file."""
-        array = self.read_photo(path)
+        array, metadata = self.read_with_metadata(path)
+        self._check_size(array, MIN_SIDE)
         name = self.models.resolve(model)
         shown, converted = str(path), not _browser_can_show(path)
         if converted:  # lossless: same pixels, bit depth and alpha; the original's name is kept
             shown = str(self.outputs.fresh() / f"{file_stem(path)}.png")
-            write_image(shown, array)
+            write_image(shown, array, compress_level=PNG_LEVEL)
             unique_png(shown)
-        estimate = self.models.estimate(name, array)
-        if estimate is None:
-            noise = "This model finds the noise level by itself."
-        else:
-            noise = f"Estimated noise: {estimate.describe()}."
-        return Upload(shown, converted, f"{describe(array)} photo. {noise}", None if estimate is None else estimate.sigma)
+        estimate = self.estimate(path, name, array)
+        noise = "This model finds the noise level by itself." if estimate is None else f"{estimate.plain()}."
+        note = f"{describe(array)} photo. {noise}"
+        if metadata.has_gps:
+            note += (" It carries the place where it was taken (GPS, in its EXIF): tick “Remove camera details” "
+                     "to leave that out of the download.")
+        return Upload(shown, converted, note, None if estimate is None else estimate.sigma)
 
     def check_reference(self, reference: str | None, photo: str | None = None) -> str:
         """On upload of a clean reference: readable, and matching the photo in size and colour layout."""
@@ -139,56 +218,77 @@ class DenoiserService:
     # -- denoising ------------------------------------------------------------------------
 
     def denoise(self, image: str | None, reference: str | None = None, sigma=None, model: str | None = None,
-                strength=1.0, progress: Callable[[int, int], None] | None = None) -> PhotoResult:
-        """Read, denoise at full resolution, write the download. sigma None: the model's own estimate
+                strength=1.0, progress: Callable[[int, int], None] | None = None, save_as: str = "png",
+                strip: bool = False) -> PhotoResult:
+        """Read, denoise at full resolution, write the download (save_as: a denoiser.io output
+        format or "same"; strip: leave out the EXIF). sigma None: the model's own estimate
         (learned map or white-noise estimate). A blind model takes neither sigma nor strength: a
-        given one is validated, ignored and named in the result's notes."""
+        given one is validated, ignored and named in the result's notes. result.timings says
+        where the time went."""
         from denoiser.inference import check_sigma, check_strength, image_sigma
 
+        timings: dict[str, float] = {}
         name = self.models.resolve(model)
         kind = self.models.kind(name)
         strength = check_strength(1.0 if strength is None else _number(strength, "strength"))
         sigma = None if sigma is None else check_sigma(sigma)
-        noisy = self.read_photo(image)
-        ref = self.read(reference, "a reference") if reference else None
-        if ref is not None:
-            check_pair(noisy, ref)
+        with _timed(timings, "reading"):
+            noisy, metadata = self.read_with_metadata(image)
+            self._check_size(noisy, MIN_SIDE)
+            ref = self.read(reference, "a reference") if reference else None
+            if ref is not None:
+                check_pair(noisy, ref)
 
         notes, estimate, source = [], "", "given"
-        if kind == "blind":
-            if sigma is not None:
-                notes.append(f"The σ = {sigma:g} you gave was ignored: this model is blind (it takes no noise level).")
-            if strength != 1:
-                notes.append(f"The strength {strength:g} you gave was ignored: this model is blind (it has none).")
-            sigma, strength, source = None, 1.0, "blind"
-        elif sigma is None and kind == "estimator":
-            found = self.models.estimate(name, noisy)
-            sigma, estimate, source = found.sigma, found.describe(), "learned"
-        elif sigma is None:
-            sigma, source = image_sigma(noisy), "estimated"
-        start = time.perf_counter()
-        # the learned level is what denoise() would estimate again: pass it on instead of measuring twice
-        denoised = self.models.run(name, noisy, None if source == "blind" else sigma, strength, progress)
-        seconds = time.perf_counter() - start
+        with _timed(timings, "measuring the noise"):
+            if kind == "blind":
+                if sigma is not None:
+                    notes.append(f"The σ = {sigma:g} you gave was ignored: this model is blind (it takes no noise level).")
+                if strength != 1:
+                    notes.append(f"The strength {strength:g} you gave was ignored: this model is blind (it has none).")
+                sigma, strength, source = None, 1.0, "blind"
+            elif sigma is None and kind == "estimator":
+                found = self.estimate(image, name, noisy)
+                sigma, estimate, source = found.sigma, found.plain(), "learned"
+            elif sigma is None:
+                sigma, source = image_sigma(noisy), "estimated"
+        with _timed(timings, "denoising"):
+            # the learned level is what denoise() would estimate again: pass it on instead of measuring twice
+            denoised = self.models.run(name, noisy, None if source == "blind" else sigma, strength, progress)
 
-        path = self.outputs.fresh() / result_name(image, name, strength, sigma if source == "given" else None)
-        write_image(path, denoised)  # lossless, same bit depth and channels as the input
-        unique_png(path)
-        return PhotoResult(str(path), name, self.models.label(name), strength, sigma, source, seconds,
-                           noisy, denoised, ref, estimate, notes)
+        result = PhotoResult("", name, self.models.label(name), strength, sigma, source, timings["denoising"],
+                             noisy, denoised, ref, estimate, notes, str(image), metadata, timings=timings)
+        with _timed(timings, "saving"):
+            self.save(result, save_as, strip)
+        return result
 
-    def views(self, result: PhotoResult) -> tuple[tuple[str, str], str, float]:
-        """Screen versions of a result: ((before, after) 8-bit PNGs, residual map PNG, its gain)."""
-        folder = Path(result.path).parent
-        before = save_png(result.noisy, folder / "before.png")
-        after = save_png(result.denoised, folder / "after.png")
-        level = (result.sigma or 0) * result.strength
-        if result.sigma is None:
-            from denoiser.inference import image_sigma
+    def save(self, result: PhotoResult, save_as: str = "png", strip: bool = False) -> str:
+        """Write (or write again, in another format) the download of a result; returns its path.
+        "same" is the upload's own format where we write it well, else PNG."""
+        fmt = choose_format(save_as or "png", format_of(result.source or ""))
+        name = result_name(result.source, result.model, result.strength,
+                           result.sigma if result.sigma_source == "given" else None, OUTPUT_FORMATS[fmt])
+        metadata = result.metadata.without_exif() if strip else result.metadata.with_software(SOFTWARE)
+        path = self.outputs.fresh() / name
+        write_image(path, result.denoised, metadata, compress_level=PNG_LEVEL)
+        result.path, result.save_as, result.stripped = unique_file(path), fmt, bool(strip)
+        return result.path
 
-            level = image_sigma(result.noisy)
-        residual, gain = residual_map(result.noisy, result.denoised, level)
-        return (before, after), save_png(residual, folder / "noise-removed.png"), gain
+    def views(self, result: PhotoResult) -> Views:
+        """Screen versions of a result: before/after views at most PREVIEW_SIDE long (a 12 MP photo's
+        full-size PNGs took seconds to encode and to send) and the noise removed, amplified."""
+        with _timed(result.timings, "previews"):
+            folder = Path(result.path).parent
+            before = save_preview(result.noisy, folder / "before")
+            after = save_preview(result.denoised, folder / "after")
+            level = (result.sigma or 0) * result.strength
+            if result.sigma is None:
+                from denoiser.inference import image_sigma
+
+                level = image_sigma(result.noisy)
+            step = _preview_step(result.noisy)  # every step-th pixel: the grain stays grain, not a blur
+            residual, gain = residual_map(result.noisy[::step, ::step], result.denoised[::step, ::step], level)
+            return Views(before, after, save_preview(residual, folder / "noise-removed"), gain)
 
     def api(self, image, reference=None, sigma=None, model=None, strength=1.0, progress=None) -> tuple[str, dict]:
         """/denoise and /denoise_with_model: (PNG path, metrics with None for non-finite scores)."""
@@ -200,14 +300,39 @@ class DenoiserService:
         return result.path, metrics
 
 
+@contextlib.contextmanager
+def _timed(timings: dict[str, float], step: str):
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[step] = timings.get(step, 0.0) + time.perf_counter() - start
+
+
+def _preview_step(array: np.ndarray) -> int:
+    from .outputs import PREVIEW_SIDE
+
+    return max(1, -(-max(array.shape[:2]) // PREVIEW_SIDE))
+
+
 def load_image(path: str | None, what: str = "a photo", limit: int | None = None) -> np.ndarray:
-    """denoiser.io.read_image of an upload (limit: pixels, None: $DENOISER_MAX_PIXELS); a problem is a
-    gr.Error that names the file, not its server path."""
+    """load_image_with_metadata without the metadata."""
+    return load_image_with_metadata(path, what, limit)[0]
+
+
+def load_image_with_metadata(path: str | None, what: str = "a photo", limit: int | None = None):
+    """denoiser.io.read_image_with_metadata of an upload (limit: pixels, None: $DENOISER_MAX_PIXELS);
+    a problem is a gr.Error that names the file, not its server path, and says what to do."""
     if path is None or str(path) == "":
         raise fail(f"Please upload {what}.")
     path = Path(path)
     try:
-        return read_image(path, limit=limit)
+        return read_image_with_metadata(path, limit=limit)
+    except ImageTooLargeError as err:
+        size = f" ({err.size[0]}x{err.size[1]})" if err.size else ""
+        raise fail(f"{path.name} is {err.pixels / 1e6:.0f} megapixels{size}; this app takes photos up to "
+                   f"{err.limit / 1e6:g} megapixels. Save a smaller copy (or a crop) and upload that, or denoise "
+                   "the full photo on your computer with the command-line denoiser.") from None
     except ImageReadError as err:
         raise fail(str(err).replace(str(path), path.name)) from None
 

@@ -18,7 +18,7 @@ from . import synthetic as synthetic_mod
 from .api import api_endpoints
 from .errors import as_user_error
 from .examples import example_photos
-from .service import DenoiserService
+from .service import SAVE_AS, DenoiserService
 from .widgets import HIDDEN, RAW, file_path, photo_input, tiles
 
 SIGMA_MAX = 75.0  # the σ sliders; the API accepts up to 255
@@ -30,12 +30,23 @@ HEADER = (
 )
 UPLOAD_HINT = "Photos of any size, 8 or 16-bit, gray, colour or with transparency."
 STRENGTH_INFO = "1 removes the noise the model measured; lower keeps more grain and texture, higher smooths more."
+STRIP_LABEL = "Remove camera details: camera, date and GPS location (EXIF)"
+STRIP_INFO = "Kept by default. A phone photo usually carries where it was taken; the colour profile always stays."
+# On a phone the result sits below the examples: once a denoise has finished (the status has text),
+# bring the result into view unless it already is (on a wide screen it sits beside the button).
+SCROLL_TO_RESULT = """() => setTimeout(() => {
+  const result = document.querySelector('#result-slider');
+  const status = document.querySelector('#denoise-status');
+  if (!result || !status || !status.innerText.trim()) return;
+  const top = result.getBoundingClientRect().top;
+  if (top < 0 || top > window.innerHeight / 2) result.scrollIntoView({behavior: 'smooth', block: 'start'});
+}, 200)"""
 CSS = """
 #denoise-button { min-height: 3.2rem; font-size: 1.15rem; }
 .alert { border-left: 4px solid #dc2626; background: #fef2f2; color: #991b1b; padding: 10px 14px; border-radius: 6px; }
 .dark .alert { background: #450a0a; color: #fecaca; }
-#compare-gallery .caption-label { white-space: normal; max-width: 100%; }
-#synthetic-gallery .grid-wrap, #compare-gallery .grid-wrap { min-height: 0 !important; height: auto !important; max-height: none !important; }
+#compare-gallery .caption-label, #compare-crops .caption-label { white-space: normal; max-width: 100%; }
+#synthetic-gallery .grid-wrap, #compare-gallery .grid-wrap, #compare-crops .grid-wrap { min-height: 0 !important; height: auto !important; max-height: none !important; }
 #download .filename .stem { white-space: normal; overflow-wrap: anywhere; }
 """
 
@@ -63,11 +74,16 @@ def guarded(fn: Callable, alert: gr.Markdown, on_error: dict) -> Callable:
     return handler
 
 
-def run_on_click(button: gr.Button, handler: Callable, inputs: list, cleared: dict, alert: gr.Markdown) -> None:
-    """A run button: the stale outputs and alert clear at once (no queue), then the guarded handler runs."""
+def run_on_click(button: gr.Button, handler: Callable, inputs: list, cleared: dict, alert: gr.Markdown,
+                 then_js: str | None = None) -> None:
+    """A run button: the stale outputs and alert clear at once (no queue), then the guarded handler
+    runs, then `then_js` in the browser."""
     outputs = [*cleared, alert]
-    button.click(lambda: {**cleared, alert: gr.update(visible=False)}, None, outputs, queue=False,
-                 show_progress="hidden", **HIDDEN).then(guarded(handler, alert, cleared), inputs, outputs, **RAW, **HIDDEN)
+    event = button.click(lambda: {**cleared, alert: gr.update(visible=False)}, None, outputs, queue=False,
+                         show_progress="hidden", **HIDDEN).then(guarded(handler, alert, cleared), inputs, outputs,
+                                                                **RAW, **HIDDEN)
+    if then_js:
+        event.then(None, None, None, js=then_js, queue=False, **HIDDEN)
 
 
 def photo_tab(service: DenoiserService) -> dict:
@@ -90,6 +106,9 @@ def photo_tab(service: DenoiserService) -> dict:
                                         elem_id="result-slider", buttons=["fullscreen"])
                 status = gr.Markdown(elem_id="denoise-status")
                 download = gr.File(label="Download", interactive=False, visible=False, elem_id="download")
+                save_as = gr.Dropdown(list(SAVE_AS), value="png", label="Save as", elem_id="save-as")
+                strip = gr.Checkbox(False, label=STRIP_LABEL, info=STRIP_INFO, elem_id="strip-metadata")
+                last = gr.State(None, time_to_live=service.settings.output_ttl)  # the result, to save again
         with gr.Accordion("Advanced", open=False, elem_id="advanced"):
             model = gr.Radio(models.choices(), value=models.photo_default, label="Model",
                              visible=len(models.models) > 1, elem_id="model-choice")
@@ -105,7 +124,7 @@ def photo_tab(service: DenoiserService) -> dict:
                                 buttons=["fullscreen"], elem_id="residual")
             gr.Markdown(models.details_markdown(service.settings.max_pixels), elem_id="model-details")
 
-    cleared = {slider: None, status: "", download: gr.update(value=None, visible=False),
+    cleared = {slider: None, status: "", download: gr.update(value=None, visible=False), last: None,
                table: gr.update(value=None, visible=False), residual: gr.update(value=None, visible=False)}
 
     def on_photo(path, name, ref_path):
@@ -136,16 +155,23 @@ def photo_tab(service: DenoiserService) -> dict:
             out[note] = service.inspect(path, name).note
         return out
 
-    def on_run(path, ref_path, strength_value, name, sigma_value, auto_value, progress=gr.Progress()):
+    def on_run(path, ref_path, strength_value, name, sigma_value, auto_value, save_as_value, strip_value,
+               progress=gr.Progress()):
         usable = models.kind(name) != "blind"
         result = service.denoise(path, ref_path, None if auto_value or not usable else sigma_value, name,
-                                 strength_value if usable else 1.0, tiles(progress))
-        (before, after), residual_path, gain = service.views(result)
+                                 strength_value if usable else 1.0, tiles(progress), save_as_value, strip_value)
+        views = service.views(result)  # before the status, whose time includes them
         rows = result.table()
-        return {slider: (before, after), status: result.status(),
+        return {slider: (views.before, views.after), status: result.status(), last: result,
                 download: gr.update(value=result.path, visible=True),
                 table: gr.update(value=rows, visible=rows is not None),
-                residual: gr.update(value=residual_path, visible=True, label=f"Noise removed (×{gain:.0f})")}
+                residual: gr.update(value=views.residual, visible=True, label=f"Noise removed (×{views.gain:.0f})")}
+
+    def on_save_as(result, save_as_value, strip_value):
+        if result is None:
+            return {}
+        service.save(result, save_as_value, strip_value)  # the same pixels, written again
+        return {download: gr.update(value=result.path, visible=True), status: result.status()}
 
     photo.change(guarded(on_photo, alert, {photo: None, note: UPLOAD_HINT, **cleared}), [photo, model, reference],
                  [photo, note, sigma, reference, *cleared, alert], show_progress_on=note, **RAW, **HIDDEN)
@@ -154,7 +180,11 @@ def photo_tab(service: DenoiserService) -> dict:
     model.change(guarded(on_model, alert, {}), [model, photo], [auto, sigma, strength, note, alert], show_progress_on=note,
                  **RAW, **HIDDEN)
     sigma.input(lambda: False, None, auto, queue=False, **HIDDEN)  # moving the slider overrides the estimate
-    run_on_click(run, on_run, [photo, reference, strength, model, sigma, auto], cleared, alert)
+    for control in (save_as, strip):
+        control.input(guarded(on_save_as, alert, {}), [last, save_as, strip], [download, status, alert],
+                      show_progress_on=download, **HIDDEN)
+    run_on_click(run, on_run, [photo, reference, strength, model, sigma, auto, save_as, strip], cleared, alert,
+                 then_js=SCROLL_TO_RESULT)
     return {"photo": photo, "reference": reference}
 
 
@@ -226,16 +256,19 @@ def compare_tab(service: DenoiserService, photo_tab_inputs: dict) -> None:
                 gr.Examples([[p] for p in example_photos()], inputs=[photo], label="Or try a noisy example photo")
             with gr.Column(min_width=300):
                 gallery = gr.Gallery(label="Results", columns=3, object_fit="contain", elem_id="compare-gallery")
+                crops = gr.Gallery(label=f"At 100 %: the {compare_mod.CROP}x{compare_mod.CROP} pixels where the most "
+                                         "noise was removed", columns=3, object_fit="contain", elem_id="compare-crops")
                 table = gr.Dataframe(label="Scores and time per method", interactive=False, visible=False, elem_id="compare-table")
                 note = gr.Markdown(elem_id="compare-note")
 
-    cleared = {gallery: None, table: gr.update(value=None, visible=False), note: ""}
+    cleared = {gallery: None, crops: None, table: gr.update(value=None, visible=False), note: ""}
 
     def on_run(path, ref_path, sigma_value, auto_value, progress=gr.Progress()):
         report = (lambda done, total, what: progress((done, total), desc=f"Running {what}", unit="methods"))
         result = compare_mod.compare(service, path, ref_path, sigma_value, auto_value, report)
         frame = {"headers": result.columns, "data": result.rows}
-        return {gallery: result.gallery, table: gr.update(value=frame, visible=True), note: result.note}
+        return {gallery: result.gallery, crops: result.crops, table: gr.update(value=frame, visible=True),
+                note: result.note}
 
     copy.click(lambda a, b: (file_path(a), file_path(b)), [photo_tab_inputs["photo"], photo_tab_inputs["reference"]],
                [photo, reference], queue=False, **RAW, **HIDDEN)

@@ -120,10 +120,10 @@ def test_denoise_without_reference(svc, pair):
     assert path2 != path and Path(path).is_file() and Path(path2).is_file()
 
     result = svc.denoise(str(noisy_path))
-    (before, after), residual, gain = svc.views(result)
-    assert read_image(before).shape == read_image(after).shape == noisy.shape  # full resolution
-    np.testing.assert_array_equal(read_image(after), read_image(result.path))
-    assert read_image(residual).shape == noisy.shape and gain >= 1
+    views = svc.views(result)
+    assert read_image(views.before).shape == read_image(views.after).shape == noisy.shape  # small: shown whole
+    assert psnr(read_image(result.path), read_image(views.after)) > 30  # a JPEG view of the PNG download
+    assert read_image(views.residual).shape == noisy.shape and views.gain >= 1
     assert result.table() is None  # no reference: no table to show
     assert "estimated from the photo" in result.status() and "PSNR" not in result.status()
 
@@ -158,7 +158,7 @@ def test_photo_model_runs_on_its_learned_estimate(three, pair):
     found = estimate_noise(noisy, model)
     assert metrics["model"] == "photo" and metrics["sigma_source"] == "learned"
     assert metrics["sigma"] == pytest.approx(found.sigma)
-    assert found.describe() in svc.denoise(str(noisy_path)).status()
+    assert found.plain() in svc.denoise(str(noisy_path)).status()
 
     path, metrics = svc.api(str(noisy_path), None, None, "photo", 0.5)  # strength scales the estimate
     np.testing.assert_array_equal(read_image(path), denoise(noisy, model, strength=0.5))
@@ -168,7 +168,7 @@ def test_photo_model_runs_on_its_learned_estimate(three, pair):
     assert Path(path).name == "Dog-photo-sigma12.0-s2.00.png" and metrics["sigma_source"] == "given"
 
     upload = svc.inspect(str(noisy_path), "photo")
-    assert upload.note.startswith(f"{W}x{H} RGB 8-bit photo") and f"Estimated noise: {found.describe()}" in upload.note
+    assert upload.note.startswith(f"{W}x{H} RGB 8-bit photo") and f"{found.plain()}." in upload.note
     assert upload.sigma == pytest.approx(found.sigma) and not upload.converted
 
 
@@ -233,15 +233,14 @@ def test_rgba_and_16_bit_keep_mode_and_depth(svc, tmp_path):
     write_image(tmp_path / "gray16.png", noisy_image(clean16[..., 1]))
     result = svc.denoise(str(tmp_path / "gray16.png"))
     assert result.denoised.dtype == np.uint16 and read_image(result.path).shape == (H, W)
-    (_, after), _, _ = svc.views(result)
-    assert read_image(after).shape == (H, W)  # the 8-bit preview is full size too
+    assert read_image(svc.views(result).after).shape == (H, W)  # the 8-bit view, gray too
     assert "16-bit PNG" in result.status()
 
 
 def test_uploads_are_checked_on_upload(svc, pair, tmp_path):
     noisy_path, clean_path = pair
     upload = svc.inspect(str(noisy_path))
-    assert upload.path == str(noisy_path) and "Estimated noise: σ ≈" in upload.note
+    assert upload.path == str(noisy_path) and "Noise: " in upload.note and "σ ≈" in upload.note
     assert upload.sigma == pytest.approx(estimate_sigma(to_float(read_image(noisy_path))))
 
     fake = tmp_path / "fake.png"
@@ -314,19 +313,27 @@ def test_compare_runs_every_method_once(three, pair):
     classical = [m for m in METHODS if m != "noisy"]
     result = compare.compare(svc, str(noisy_path), str(clean_path), None, True)
     captions = [c for _, c in result.gallery]
-    expected = ["your photo", "photo model", "gaussian model", "mine model", *(compare.METHOD_NAMES[m] for m in classical)]
+    models = [svc.models.label(n) for n in ("photo", "gaussian", "mine")]  # as the Denoise tab names them
+    assert models == ["Everyday photos", "Even grain (Gaussian)", "mine"]
+    expected = ["your photo", *models, *(compare.METHOD_NAMES[m] for m in classical)]
     assert captions == expected and len(set(captions)) == len(captions)  # the input once, no "noisy" twin
-    assert [r[0] for r in result.rows] == expected and result.columns == ["method", "PSNR (dB)", "SSIM", "seconds"]
+    assert [c for _, c in result.crops] == expected
+    assert [r[0] for r in result.rows] == expected
+    assert result.columns == ["method", "PSNR (dB)", "SSIM", "noise left (σ)", "seconds"]
     assert result.rows[0][1] == pytest.approx(round(psnr(read_image(clean_path), read_image(noisy_path)), 2))
     for path, _ in result.gallery:
         assert read_image(path).shape == (H, W, 3)
     description = compare.description(svc.settings.compare_max_pixels)
     assert all(compare.METHOD_NAMES[m] in description for m in classical)  # what runs is listed
-    assert all(len(c) <= 18 for c in captions)  # short enough for a gallery tile
-    assert "measured the noise itself" in result.note and "mine model is blind" in result.note
+    assert all(len(c) <= 22 for c in captions)  # short enough for a gallery tile
+    assert "slow" not in description  # times are measured and shown, never claimed
+    assert "Everyday photos model measured the noise itself" in result.note and "mine model is blind" in result.note
 
     result = compare.compare(svc, str(noisy_path), None, 25, False)
-    assert result.columns == ["method", "seconds"] and [r[0] for r in result.rows] == expected[1:]
+    assert result.columns == ["method", "noise left (σ)", "seconds"] and [r[0] for r in result.rows] == expected
+    noise_left = [r[1] for r in result.rows]  # the no-reference score: the input's noise, then what each left
+    assert noise_left[0] == pytest.approx(estimate_sigma(to_float(read_image(noisy_path))), abs=0.06)
+    assert all(isinstance(r[2], float) and r[2] >= 0 for r in result.rows[1:]) and result.rows[0][2] == ""
     assert "σ = 25.0 (set by you)" in result.note
 
 

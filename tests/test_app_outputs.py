@@ -13,7 +13,7 @@ from app_support import H, W, clean_image
 from PIL import Image
 
 from denoiser.io import read_image, write_image
-from denoiser_app.outputs import PNG_TAG_KEYWORD, OutputDirs, result_name, stamp_png, unique_png
+from denoiser_app.outputs import PNG_TAG_KEYWORD, OutputDirs, result_name, stamp_png, unique_file, unique_png
 from denoiser_app.settings import Settings
 
 
@@ -50,6 +50,26 @@ def test_png_stamp_makes_bytes_unique_and_keeps_pixels(tmp_path):
     (tmp_path / "no.png").write_bytes(b"GIF89a....")
     with pytest.raises(ValueError, match="not a PNG"):
         stamp_png(tmp_path / "no.png", "x")
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".webp", ".heic", ".tif"])
+def test_every_download_format_is_stamped_without_touching_pixels_or_metadata(tmp_path, suffix):
+    pytest.importorskip("pillow_heif")
+    from denoiser.io import read_image_with_metadata
+    from denoiser.metadata import Metadata
+
+    metadata = Metadata(b"not really a profile" * 8, None)
+    a, b = tmp_path / "a" / f"x{suffix}", tmp_path / "b" / f"x{suffix}"
+    for path in (a, b):
+        write_image(path, clean_image(), metadata.with_software("denoiser test"))
+    assert a.read_bytes() == b.read_bytes()
+    before = read_image(a)
+    unique_file(a), unique_file(b)
+    assert a.read_bytes() != b.read_bytes() and b"a/x" in a.read_bytes()
+    for path in (a, b):
+        image, kept = read_image_with_metadata(path)
+        np.testing.assert_array_equal(image, before)
+        assert kept.icc_profile == metadata.icc_profile and kept.tags()[0x0131] == "denoiser test"
 
 
 def test_output_folders_are_pruned_by_age():
