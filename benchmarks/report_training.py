@@ -9,7 +9,7 @@ import shlex
 from pathlib import Path
 
 from denoiser.files import atomic_write_text
-from train.config import TrainConfig
+from denoiser_train.config import TrainConfig
 
 # The training options the card's command shows (the rest do not change the weights), and the
 # optional ones with the setting that switches each on (shown only when it is set).

@@ -151,7 +151,7 @@ def test_bad_sigma_everywhere(sigma, tmp_path, tiny_model, tiny_model_dir, capsy
 
 def test_unknown_noise_kind(tmp_path, capsys):
     from denoiser.noise import make_noise
-    from train.data import NoiseSpec
+    from denoiser_train.data import NoiseSpec
 
     with pytest.raises(ValueError, match="unknown noise kind 'speckle'"):
         make_noise("speckle", sigma=3)
@@ -171,7 +171,7 @@ def test_reference_of_a_different_size():
 
 
 def test_trainer_data_problems(tmp_path):
-    from train.data import load_clean, load_pairs
+    from denoiser_train.data import load_clean, load_pairs
 
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no images"):

@@ -187,7 +187,7 @@ POLYU_TEST_SCENES = {
 
 def test_polyu_split_is_the_recorded_one_and_keeps_test_scenes_out():
     from denoiser.splits import pair_paths, scene_of, scene_split
-    from train.data import find_pairs
+    from denoiser_train.data import find_pairs
 
     folder = data_dir("real/PolyU")
     names = sorted(p.name for p in (folder / "noisy").iterdir())

@@ -16,7 +16,7 @@ from PIL import Image
 import denoiser
 from denoiser.hub import ModelLoadError, load_folder, save_model
 from denoiser.model import build_model, preset
-from train.push import push_run
+from denoiser_train.push import push_run
 
 try:
     from .hub_server import HubServer

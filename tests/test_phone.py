@@ -68,7 +68,7 @@ def test_tables_and_sampler():
 
 
 def test_noise_spec_needs_the_tables(tmp_path):
-    from train.data import NoiseSpec
+    from denoiser_train.data import NoiseSpec
 
     with pytest.raises(ValueError, match="camera tables"):
         NoiseSpec.parse("phone", camera_tables=tmp_path)

@@ -16,8 +16,8 @@ from safetensors.torch import load_file
 
 from denoiser.io import write_image
 from denoiser.model import build_model
-from train.config import TrainConfig, field_help, parse_args
-from train.data import BatchMaker, NoiseSpec, load_clean, load_pairs, split_by_scene
+from denoiser_train.config import TrainConfig, field_help, parse_args
+from denoiser_train.data import BatchMaker, NoiseSpec, load_clean, load_pairs, split_by_scene
 
 from conftest import tiny_config
 
@@ -113,7 +113,7 @@ def test_pairs_keep_geometry_and_scene_split(tiny_data):
 
 
 def test_loss_falls_on_a_fixed_batch(tiny_data):
-    from train.loop import loss_fn
+    from denoiser_train.loop import loss_fn
 
     torch.manual_seed(0)
     examples = load_clean(tiny_data / "clean", 3, 32)
@@ -137,7 +137,7 @@ def latest_state(run: Path) -> dict:
 
 
 def test_clean_run_writes_everything(tiny_data, tmp_path):
-    from train.loop import learning_rate
+    from denoiser_train.loop import learning_rate
 
     out = tmp_path / "run"
     args = [*common(tiny_data, out), "--val-every", 3, "--log-every", 1, "--warmup", 2]
@@ -229,7 +229,7 @@ def test_resume_after_sigterm_matches_an_uninterrupted_run(tiny_data, tmp_path):
 
 
 def test_late_patch_schedule_keeps_pixels_per_step():
-    from train.loop import patch_schedule
+    from denoiser_train.loop import patch_schedule
 
     config, _ = parse_args(["--clean", "x", "--steps", "100", "--out", "o", "--patch", "64", "--batch", "32",
                             "--late-patch", "128", "--late-fraction", "0.25"])
@@ -300,7 +300,7 @@ def test_resume_after_sigkill_between_checkpoints(tiny_data, tmp_path):
 
 
 def test_the_best_checkpoint_survives_pruning(tmp_path):
-    from train import checkpoint
+    from denoiser_train import checkpoint
 
     model = build_model(tiny_config())
     optimizer = torch.optim.Adam(model.parameters())
@@ -327,14 +327,14 @@ def test_resume_from_the_best_checkpoint_replays_to_the_same_weights(tiny_data, 
     assert [e["step"] for e in json.loads((rerun / "log.json").read_text())] == list(range(1, 9))
     saved = json.loads((rerun / "train_config.json").read_text())
     assert saved["from_checkpoint"] == "best"  # recorded for this invocation...
-    from train.config import parse_args, resume_config
+    from denoiser_train.config import parse_args, resume_config
 
     cli, given = parse_args(["--resume", str(rerun)])
     assert resume_config(rerun, cli, given).from_checkpoint == "latest"  # ...but not carried to the next resume
 
 
 def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
-    from train import checkpoint
+    from denoiser_train import checkpoint
 
     model = build_model(tiny_config())
     optimizer = torch.optim.Adam(model.parameters())
@@ -375,7 +375,7 @@ def schedule_config(**overrides) -> TrainConfig:
 
 
 def test_learning_rate_warmup_and_cosine_endpoints():
-    from train.loop import learning_rate
+    from denoiser_train.loop import learning_rate
 
     config = schedule_config(schedule="cosine", warmup=10)
     warm = [learning_rate(config, s, 100) for s in range(10)]
@@ -392,7 +392,7 @@ def test_learning_rate_warmup_and_cosine_endpoints():
 
 
 def test_learning_rate_step_schedule_drops_tenfold_at_60_and_85_percent():
-    from train.loop import learning_rate
+    from denoiser_train.loop import learning_rate
 
     config = schedule_config(schedule="step")
     assert [learning_rate(config, s, 100) for s in (0, 59, 60, 84, 85, 99)] == pytest.approx(
@@ -400,7 +400,7 @@ def test_learning_rate_step_schedule_drops_tenfold_at_60_and_85_percent():
 
 
 def test_charbonnier_loss_is_a_smooth_l1():
-    from train.loop import loss_fn
+    from denoiser_train.loop import loss_fn
 
     target = torch.zeros(4, 3, 8, 8)
     far = torch.full_like(target, 0.5)
@@ -460,7 +460,7 @@ def sidd_tree(root: Path) -> Path:
 
 
 def test_sidd_folders_pair_by_name_and_key_scenes_by_scene_number(tmp_path):
-    from train.data import find_pairs
+    from denoiser_train.data import find_pairs
 
     root = sidd_tree(tmp_path / "SIDD")
     found = find_pairs(root)
@@ -493,7 +493,7 @@ def test_training_through_train_learns_to_denoise(tiny_data, tmp_path):
     """A tiny U-Net, 100 steps of train() on five 72x72 crops at sigma 25: the loss falls well below
     the noise's own MSE and the held-out image gains several dB. An untrained (or frozen) model
     stays near the noisy input's ~20.2 dB."""
-    from train.loop import train
+    from denoiser_train.loop import train
 
     out = tmp_path / "run"
     config = TrainConfig(out=str(out), clean=(str(tiny_data / "clean"),), noise="gaussian:25-25", steps=100,

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from denoiser.io import write_image
-from train.data import BatchMaker, Example, NoiseSpec, load_clean
-from train.loop import StepBatches, batches
+from denoiser_train.data import BatchMaker, Example, NoiseSpec, load_clean
+from denoiser_train.loop import StepBatches, batches
 
 
 def _maker(patch: int = 16) -> BatchMaker:

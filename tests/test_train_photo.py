@@ -10,9 +10,9 @@ from safetensors.torch import load_file
 from denoiser.hub import save_model
 from denoiser.io import write_image
 from denoiser.model import build_model
-from train.config import TrainConfig
-from train.data import NoiseSpec
-from train.loop import estimator_loss, train
+from denoiser_train.config import TrainConfig
+from denoiser_train.data import NoiseSpec
+from denoiser_train.loop import estimator_loss, train
 
 from conftest import tiny_config
 
@@ -32,7 +32,7 @@ def photo_setup(tmp_path_factory):
 
 
 def run(root: Path, out: Path, *extra: str, steps: int = 4) -> Path:
-    from train.config import parse_args
+    from denoiser_train.config import parse_args
 
     config, _ = parse_args(["--clean", str(root / "clean"), "--noise", "gaussian:0-50,raw,color-gaussian",
                             "--model-config", str(root / "tiny.json"), "--init", str(root / "start"),
@@ -85,7 +85,7 @@ def test_estimator_only_needs_an_estimator(tmp_path, photo_setup):
 
 
 def test_new_noise_kinds_give_a_local_noise_map():
-    from train.data import noise_std_map
+    from denoiser_train.data import noise_std_map
 
     spec = NoiseSpec.parse("raw:1e-3-1e-2,color-gaussian:10-50")
     clean = torch.full((3, 64, 64), 0.5)
@@ -99,7 +99,7 @@ def test_new_noise_kinds_give_a_local_noise_map():
 
 
 def test_imagenet_validation_split_is_never_trained_on(tmp_path):
-    from train.data import load_clean
+    from denoiser_train.data import load_clean
 
     folder = tmp_path / "ImageNet1000"
     names = [f"n{i:04d}_thing.JPEG" for i in range(30)]
@@ -116,7 +116,7 @@ def test_imagenet_validation_split_is_never_trained_on(tmp_path):
 
 
 def test_clean_downscale_halves_large_images_and_drops_tiny_ones(tmp_path):
-    from train.data import load_clean
+    from denoiser_train.data import load_clean
 
     write_image(tmp_path / "big.png", np.full((200, 300, 3), 7, np.uint8))
     write_image(tmp_path / "mid.png", np.full((100, 120, 3), 7, np.uint8))
@@ -141,7 +141,7 @@ def test_export_after_keeps_the_earlier_stage_for_the_card(photo_setup, tmp_path
     import json
 
     from benchmarks.report_training import training_stages
-    from train.export import export_weights
+    from denoiser_train.export import export_weights
 
     first = run(photo_setup, tmp_path / "first", steps=2)
     second = run(photo_setup, tmp_path / "second", "--estimator-only", "--init", str(first / "model"), steps=3)
@@ -159,7 +159,7 @@ def test_export_a_chosen_checkpoint_records_which(photo_setup, tmp_path):
 
     from denoiser.hub import load_model
     from benchmarks.report_training import training_stages
-    from train.export import export_weights
+    from denoiser_train.export import export_weights
 
     run_dir = run(photo_setup, tmp_path / "run", "--checkpoint-every", "2", "--ema", "0.9", steps=4)
     dest = export_weights(run_dir, tmp_path / "shipped", checkpoint="step-0000002")
@@ -185,7 +185,7 @@ def test_init_from_several_sources_first_wins_and_records_their_hashes(photo_set
     for source in (photo_setup / "start", other):
         assert recorded[str(source)] == hashlib.sha256((source / "model.safetensors").read_bytes()).hexdigest()
     # the two sources fit every tensor: the first given (start) wins everywhere
-    from train.loop import initial_weights
+    from denoiser_train.loop import initial_weights
 
     model = build_model(tiny_config(estimator=True, estimator_width=8))
     initial_weights(model, (str(photo_setup / "start"), str(other)))
@@ -215,7 +215,7 @@ def test_estimator_trained_through_the_denoiser_with_image_levels(photo_setup, t
     after = load_file(run_dir / "model" / "model.safetensors")
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed and all(k.startswith("estimator.") for k in changed)
-    from train.config import parse_args
+    from denoiser_train.config import parse_args
 
     with pytest.raises(SystemExit):  # the estimator can only learn through the denoiser's level
         parse_args(["--clean", "x", "--out", "y", "--steps", "1", "--estimator-only", "--level", "true"])

@@ -36,7 +36,7 @@ def statistics(noise: torch.Tensor) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from train.data import NoiseSpec
+    from denoiser_train.data import NoiseSpec
 
     parser = argparse.ArgumentParser(prog="python -m tools.noise_stats", description=__doc__.splitlines()[0])
     default = os.environ.get("DENOISER_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"

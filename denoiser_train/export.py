@@ -11,6 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .checkpoint import find_checkpoint
 from .push import files_to_push
 
 EXTRA = ("train_config.json", "log.json", "init_sources.json")  # init_sources: the SHA-256 of each --init
@@ -55,8 +56,6 @@ def _checkpoint_files(run: Path, which: str) -> dict[str, Path]:
     import json
 
     from denoiser.hub import load_folder, save_model
-
-    from .checkpoint import find_checkpoint
 
     folder = find_checkpoint(run, which)
     if folder is None:

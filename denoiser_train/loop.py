@@ -17,12 +17,13 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from denoiser.evaluate import evaluate
-from denoiser.hub import read_config, unwrap
-from denoiser.model import build_model, count_parameters, preset
+from denoiser.hub import unwrap
+from denoiser.model import build_model, count_parameters
 
 from .checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import BatchMaker, Example, NoiseSpec, load_clean, load_pairs, split_by_scene
+from .report import export_run, write_logs
 
 
 # ------------------------------------------------------------------ setup helpers
@@ -42,13 +43,6 @@ def _device(config: TrainConfig) -> torch.device:
             raise RuntimeError("--device cuda was asked for but CUDA is not available")
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     return torch.device("cpu")
-
-
-def model_config(config: TrainConfig):
-    if config.model_config and not Path(config.model_config).is_file():
-        raise FileNotFoundError(f"--model-config {config.model_config}: no such file")
-    base = read_config(config.model_config) if config.model_config else preset(config.preset)
-    return dataclasses.replace(base, channels=config.channels, noise_map=config.noise_map and base.arch == "unet")
 
 
 def learning_rate(config: TrainConfig, step: int, total: int) -> float:
@@ -240,8 +234,6 @@ class _StopRequest:
 
 def train(config: TrainConfig) -> Path:
     """Run (or resume) training as configured; returns the run folder. Exports RUN/model/ at the end."""
-    from .report import export_run, write_logs
-
     rank, world = _distributed()
     if config.batch % world:
         raise ValueError(f"--batch {config.batch} must divide evenly over {world} processes")
@@ -270,7 +262,7 @@ def train(config: TrainConfig) -> Path:
     val_every = config.val_every or per_epoch
     val_batch = None
     if val_examples:
-        stride = build_model(model_config(config)).stride  # val patches, like training ones, fit the stride
+        stride = build_model(config.architecture()).stride  # val patches, like training ones, fit the stride
         val_patch = min(config.patch, *(min(e.clean.shape[:2]) for e in val_examples)) // stride * stride
         if val_patch < stride:
             raise ValueError(f"validation images must be at least {stride} px on each side (the model's stride)")
@@ -278,7 +270,7 @@ def train(config: TrainConfig) -> Path:
         val_batch = val_maker.batch(0, range(min(64, 4 * config.batch)))
 
     torch.manual_seed(config.seed)  # identical initial weights on every rank
-    model = build_model(model_config(config))
+    model = build_model(config.architecture())
     if config.init and not config.resume:
         hashes = initial_weights(model, config.init)
         if is_main:

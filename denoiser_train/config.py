@@ -19,6 +19,11 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
+from denoiser.hub import read_config
+from denoiser.model import ModelConfig, build_model, preset
+
 LOSSES = ("mse", "l1", "charbonnier")
 SCHEDULES = ("cosine", "step", "constant")
 AUGMENTATIONS = ("flip", "rot90", "hue", "brightness")
@@ -133,20 +138,21 @@ class TrainConfig:
             raise ValueError("; ".join(problems))
         return self
 
+    def architecture(self) -> ModelConfig:
+        """The network this config trains: --model-config's file or the preset, with its channels and noise map."""
+        if self.model_config and not Path(self.model_config).is_file():
+            raise FileNotFoundError(f"--model-config {self.model_config}: no such file")
+        base = read_config(self.model_config) if self.model_config else preset(self.preset)
+        return dataclasses.replace(base, channels=self.channels, noise_map=self.noise_map and base.arch == "unet")
+
     def _stride_problems(self) -> list[str]:
         """The network sees patch x patch crops whose sides must be multiples of its stride (the
         U-Net halves the image once per level: stride 8 for the default and photo presets); any
         other patch size passes the command line and then fails at step 1 with a tensor-size
         mismatch. The stride is read off the model this config builds (on the meta device: no
         weights are allocated). A missing or bad --model-config is left to the trainer's own message."""
-        import torch
-
-        from denoiser.model import build_model
-
-        from .loop import model_config
-
         try:
-            architecture = model_config(self)
+            architecture = self.architecture()
         except (FileNotFoundError, ValueError, RuntimeError):
             return []
         with torch.device("meta"):

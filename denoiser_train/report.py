@@ -10,6 +10,7 @@ import numpy as np
 from denoiser.files import atomic_write_text
 from denoiser.hub import save_model, unwrap
 
+from .card import render_run_card
 from .config import TrainConfig
 
 
@@ -90,7 +91,6 @@ def _to8(image: np.ndarray) -> np.ndarray:
 
 def export_run(run: Path, model, config: TrainConfig, state: dict, finished: bool, val_examples: list) -> Path:
     """Write RUN/model/: config.json, model.safetensors, README.md (model card), curves and samples."""
-    from .card import render_run_card
     folder = run / "model"
     save_model(unwrap(model), folder)
     history = state.get("history", [])
