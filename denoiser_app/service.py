@@ -146,7 +146,7 @@ class PhotoResult:
             kept.append("camera details (EXIF)")
         text = f"{words} with {' and '.join(kept)}" if kept else words
         if self.stripped and self.metadata.exif:
-            text += ", camera details and location removed"
+            text += "; camera details and location removed"
         return text
 
 

@@ -257,8 +257,9 @@ def compare_tab(service: DenoiserService, photo_tab_inputs: dict) -> None:
             with gr.Column(min_width=300):
                 gallery = gr.Gallery(label="Results", columns=3, object_fit="contain", elem_id="compare-gallery")
                 crops = gr.Gallery(label=f"At 100 %: the {compare_mod.CROP}x{compare_mod.CROP} pixels where the most "
-                                         "noise was removed", columns=3, object_fit="contain", elem_id="compare-crops")
-                table = gr.Dataframe(label="Scores and time per method", interactive=False, visible=False, elem_id="compare-table")
+                                         "noise was removed", columns=4, object_fit="contain", elem_id="compare-crops")
+                table = gr.Dataframe(label="Scores and time per method", interactive=False, visible=False, wrap=True,
+                                     elem_id="compare-table")
                 note = gr.Markdown(elem_id="compare-note")
 
     cleared = {gallery: None, crops: None, table: gr.update(value=None, visible=False), note: ""}
@@ -267,8 +268,10 @@ def compare_tab(service: DenoiserService, photo_tab_inputs: dict) -> None:
         report = (lambda done, total, what: progress((done, total), desc=f"Running {what}", unit="methods"))
         result = compare_mod.compare(service, path, ref_path, sigma_value, auto_value, report)
         frame = {"headers": result.columns, "data": result.rows}
-        return {gallery: result.gallery, crops: result.crops, table: gr.update(value=frame, visible=True),
-                note: result.note}
+        # shares of the width, so that the time column stays on a phone's screen (names wrap instead)
+        widths = ["46%", "30%", "24%"] if len(result.columns) == 3 else ["32%", "17%", "17%", "18%", "16%"]
+        return {gallery: result.gallery, crops: result.crops, note: result.note,
+                table: gr.update(value=frame, visible=True, column_widths=widths)}
 
     copy.click(lambda a, b: (file_path(a), file_path(b)), [photo_tab_inputs["photo"], photo_tab_inputs["reference"]],
                [photo, reference], queue=False, **RAW, **HIDDEN)
