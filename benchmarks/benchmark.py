@@ -1,8 +1,10 @@
-"""Speed and memory benchmark: our model against a DnCNN-architecture network on the same CPU.
+"""Speed and memory benchmark: our model against a DnCNN-architecture network and any peer, on the same CPU.
 
-`python -m benchmarks benchmark` prints megapixels per second for RGB through `denoise()`, the
-same for DnCNN (17 conv layers, 64 channels, random weights) and their ratio, then denoises a
-12-megapixel (4000x3000) photo in a fresh process to report its wall time and peak memory.
+`python -m benchmarks benchmark` prints megapixels per second for RGB through `denoise()` (what a
+user gets), then the forward pass of each network (ours, DnCNN: 17 conv layers, 64 channels, random
+weights; each peer) on the same image, each in its fastest memory layout (`timing.time_network`),
+and the ratios network to network; then it denoises a 12-megapixel (4000x3000) photo in a fresh
+process to report its wall time and peak memory.
 """
 
 from __future__ import annotations
@@ -22,16 +24,17 @@ from torch import nn
 from denoiser.hub import load_model
 from denoiser.inference import denoise
 
+from .timing import best_of, time_network
 
-def dncnn(channels: int = 3, depth: int = 17, width: int = 64, channels_last: bool = False) -> nn.Module:
-    """DnCNN's architecture (Zhang et al. 2017) with random weights, for timing only; NCHW (the
-    reference layout) unless `channels_last`."""
+
+def dncnn(channels: int = 3, depth: int = 17, width: int = 64) -> nn.Module:
+    """DnCNN's architecture (Zhang et al. 2017) with random weights, for timing only (blind: it takes
+    no noise level); `timing.time_network` picks its memory layout."""
     layers: list[nn.Module] = [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(inplace=True)]
     for _ in range(depth - 2):
         layers += [nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
     layers.append(nn.Conv2d(width, channels, 3, padding=1))
-    net = nn.Sequential(*layers).eval()
-    return net.to(memory_format=torch.channels_last) if channels_last else net
+    return nn.Sequential(*layers).eval()
 
 
 def synthetic_photo(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -45,36 +48,26 @@ def synthetic_photo(height: int, width: int, seed: int = 0) -> np.ndarray:
     return np.clip(image + noise, 0, 255).astype(np.uint8)
 
 
-def _best_of(fn, repeats: int) -> float:
-    fn()  # warm-up (allocator, oneDNN primitive cache)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def measure_throughput(model: nn.Module, size: int = 1024, repeats: int = 3) -> dict:
-    """MP/s of `denoise()` with our model on a size x size RGB photo (uint8 in and out, the noise
-    level estimated as a user would run it), and of a DnCNN forward pass on the same size in the
-    same process and threads (NCHW, its reference layout). Ours includes everything around the
-    network, so the ratio is, if anything, unfair to us."""
+def measure_throughput(model: nn.Module, size: int = 1024, repeats: int = 3, peers: list = ()) -> dict:
+    """Speed on one size x size RGB photo, all in this process and its threads, warm-up excluded:
+    mp_per_s: our model through `denoise()` as a user runs it (uint8 in and out, the noise level
+    estimated; `denoise()` hands the network channels_last input);
+    networks: the forward pass of ours, DnCNN and each peer on the same image, each in its fastest
+    memory layout: {name: {"mp_per_s", "layout", "by_layout"}} (see `timing.time_network`);
+    speedup_vs_dncnn and peers: network against network, fastest layout against fastest layout."""
     image = synthetic_photo(size, size)
-    ours = size * size / 1e6 / _best_of(lambda: denoise(image, model), repeats)
-    baseline = dncnn()
-    x = torch.from_numpy(image.transpose(2, 0, 1).astype(np.float32) / 255)[None]
-    with torch.inference_mode():
-        theirs = size * size / 1e6 / _best_of(lambda: baseline(x), max(1, repeats - 1))
-    return {"threads": torch.get_num_threads(), "size": size, "mp_per_s": ours, "dncnn_mp_per_s": theirs,
-            "dncnn_size": size, "dncnn_layout": "NCHW", "speedup_vs_dncnn": ours / theirs}
-
-
-def peer_throughput(peer: nn.Module, size: int = 1024, repeats: int = 3) -> float:
-    """MP/s of `denoise()` with a peer model (given sigma 25, so it pays for no estimate) on the same
-    synthetic photo `measure_throughput` uses."""
-    image = synthetic_photo(size, size)
-    return size * size / 1e6 / _best_of(lambda: denoise(image, peer, sigma=25), repeats)
+    end_to_end = size * size / 1e6 / best_of(lambda: denoise(image, model), repeats)
+    networks = {"ours": time_network(model, image, repeats),
+                "DnCNN": time_network(dncnn(), image, max(1, repeats - 1))}  # the slow one: one pass fewer
+    for peer in peers:  # straight after ours, on the same image: the machine's speed drifts between runs
+        networks[peer.name] = time_network(peer, image, repeats)
+    ours, baseline = networks["ours"], networks["DnCNN"]
+    result = {"threads": torch.get_num_threads(), "size": size, "mp_per_s": end_to_end, "networks": networks,
+              "dncnn_mp_per_s": baseline["mp_per_s"], "dncnn_size": size, "dncnn_layout": baseline["layout"],
+              "speedup_vs_dncnn": ours["mp_per_s"] / baseline["mp_per_s"]}
+    if peers:
+        result["peers"] = {peer.name: networks[peer.name]["mp_per_s"] for peer in peers}
+    return result
 
 
 def photo_run(source: str | None, height: int = 3000, width: int = 4000) -> dict:
@@ -104,14 +97,15 @@ def photo_in_fresh_process(source: str | None) -> dict:
 def format_benchmark(result: dict) -> str:
     lines = [
         f"model: {result['model']} ({result['macs_per_pixel'] / 1e3:.1f} k multiply-adds per pixel)",
-        f"threads: {result['threads']}",
-        f"ours:   {result['mp_per_s']:.3f} MP/s (RGB {result['size']}x{result['size']} through denoise())",
-        f"DnCNN:  {result['dncnn_mp_per_s']:.3f} MP/s (17x64, random weights, {result['dncnn_layout']}, same size)",
-        f"ratio:  {result['speedup_vs_dncnn']:.1f}x",
+        f"threads: {result['threads']}; RGB {result['size']}x{result['size']}, the same image for every network",
+        f"ours through denoise() (noise level estimated): {result['mp_per_s']:.3f} MP/s",
+        "network forward passes, each in its fastest memory layout (both tried):",
     ]
-    for name, mp_per_s in result.get("peers", {}).items():
-        lines.append(f"{name}: {mp_per_s:.3f} MP/s (through denoise(), same image); ours is "
-                     f"{result['mp_per_s'] / mp_per_s:.1f}x its speed")
+    ours = result["networks"]["ours"]["mp_per_s"]
+    for name, net in result["networks"].items():
+        tried = ", ".join(f"{layout} {mp:.3f}" for layout, mp in net["by_layout"].items())
+        ratio = "" if name == "ours" else f"; ours is {ours / net['mp_per_s']:.1f}x its speed"
+        lines.append(f"  {name}: {net['mp_per_s']:.3f} MP/s in {net['layout']} (tried: {tried}){ratio}")
     if "photo" in result:
         p = result["photo"]
         lines.append(f"12 MP photo (4000x3000): {p['seconds']:.1f} s, peak memory {p['peak_memory_gb']:.2f} GB")

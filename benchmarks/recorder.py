@@ -9,7 +9,7 @@ from pathlib import Path
 from denoiser.evaluate import evaluate
 from denoiser.hub import load_model
 
-from .benchmark import measure_throughput, peer_throughput, photo_in_fresh_process
+from .benchmark import measure_throughput, photo_in_fresh_process
 
 SIGMAS = (15, 25, 50)  # the AWGN levels every card reports
 TUNING_GRID = (2, 4, 6, 8, 12, 16, 24)
@@ -37,6 +37,28 @@ class Recorder:
         for r in records:
             self.progress(f"{section}: {r.method} {r.dataset} sigma={r.sigma} PSNR {r.psnr:.2f} SSIM {r.ssim:.4f}")
 
+    def best_per_image(self, section: str, method, *, strengths=(1.0,), sigmas=None, **kwargs) -> None:
+        """`method` at each strength (or given each sigma), and for every image the value that scored
+        best: how far strength 1 (or the estimate) is from the best setting. Recorded as
+        {"values", "best" (per image), "mean_best", "psnr", "ssim" (means at each image's best)}."""
+        if sigmas is not None:
+            records = evaluate(method, limit=self.limit, sigmas=sigmas, **kwargs)
+            values = list(sigmas)
+        else:
+            records = [evaluate(method, limit=self.limit, strength=s, **kwargs)[0] for s in strengths]
+            values = list(strengths)
+        scores = [[r.per_image[i]["psnr"] for r in records] for i in range(records[0].n)]
+        best = [int(max(range(len(values)), key=row.__getitem__)) for row in scores]
+        self.out[section] = {
+            "method": records[0].method.split(" strength")[0], "values": values,
+            "best": [values[b] for b in best], "mean_best": sum(values[b] for b in best) / len(best),
+            "psnr": sum(row[b] for row, b in zip(scores, best)) / len(best),
+            "ssim": sum(records[b].per_image[i]["ssim"] for i, b in enumerate(best)) / len(best),
+            "per_value_psnr": [r.psnr for r in records],
+        }
+        self.progress(f"{section}: best per image {self.out[section]['best']} (mean {self.out[section]['mean_best']:.2f}), "
+                      f"PSNR {self.out[section]['psnr']:.2f}")
+
     def tuned_on_train(self, section: str, pairs: Path, methods: tuple[str, ...]) -> None:
         """Each classical method at the strength (sigma) that scores best on the train scenes of
         `pairs`, then scored on its test scenes; the chosen strengths go to polyu_tuned_sigma."""
@@ -47,16 +69,14 @@ class Recorder:
             self(section, method, pairs=pairs, split="test", sigmas=(tuned[method],))
 
     def speed(self, model, source: str | None, peers: list = ()) -> None:
-        speed = measure_throughput(model)
-        if peers:  # straight after ours, on the same image: the machine's speed drifts between runs
-            # both through the same call with sigma 25 given, so neither pays for estimating it
-            speed["ours_given_sigma_mp_per_s"] = peer_throughput(model)
-            speed["peers"] = {peer.name: peer_throughput(peer) for peer in peers}
+        """The speed section: ours through denoise(), then every network (ours, DnCNN, the peers) on
+        the same image in its fastest layout (benchmark.measure_throughput), then a 12 MP photo."""
+        speed = measure_throughput(model, peers=peers)
         speed["photo"] = photo_in_fresh_process(source)
         self.out["speed"] = speed
-        self.progress(f"speed: {speed['mp_per_s']:.3f} MP/s, DnCNN {speed['dncnn_mp_per_s']:.3f} MP/s, "
+        layouts = ", ".join(f"{name} {net['mp_per_s']:.3f} MP/s ({net['layout']})" for name, net in speed["networks"].items())
+        self.progress(f"speed: {speed['mp_per_s']:.3f} MP/s through denoise(); networks: {layouts}; "
                       f"12 MP in {speed['photo']['seconds']:.1f} s, peak {speed['photo']['peak_memory_gb']:.2f} GB")
-
 
 
 def compared_models(sources: tuple[str, ...]) -> list:

@@ -33,7 +33,7 @@ def measure(inputs: ReportInputs, progress=print) -> dict:
                  "parameters": count_parameters(model), "macs_per_pixel": macs_per_pixel(model)}
     run = Recorder(out, inputs.limit, progress)
     if out["kind"] == "photo":
-        measure_photo(run, model, data, compared_models(inputs.compare))
+        measure_photo(run, model, data, compared_models(inputs.compare), peers)
     else:
         measure_gaussian(run, model, inputs, peers)
     run.speed(model, inputs.model_source, peers)

@@ -69,13 +69,14 @@ def _method_name(method: Method) -> str:
     return getattr(method, "name", None) or type(method).__name__
 
 
-def _run(method: Method, noisy: np.ndarray, sigma: float | None, tile: int | None, ensemble: bool) -> np.ndarray:
+def _run(method: Method, noisy: np.ndarray, sigma: float | None, tile: int | None, ensemble: bool,
+         strength: float = 1.0) -> np.ndarray:
     if isinstance(method, str):
         noisy = to_float(noisy)
         return classical_denoise(noisy, method, estimate_sigma(noisy) if sigma is None else sigma)
     if not method.config.noise_map:  # a blind network (seed, PD-Denoising) is never told the level
         sigma = None
-    return denoise(noisy, method, sigma=sigma, tile=tile, ensemble=ensemble)
+    return denoise(noisy, method, sigma=sigma, tile=tile, ensemble=ensemble, strength=strength)
 
 
 def evaluate(
@@ -89,6 +90,7 @@ def evaluate(
     blind: bool = False,
     split: str = "all",
     ensemble: bool = False,
+    strength: float = 1.0,
     tile: int | None = DEFAULT_TILE,
     dataset: str | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -107,11 +109,13 @@ def evaluate(
     jpeg_quality: clean only: after the AWGN, clip to 8 bits and JPEG-compress at this quality
         (the dataset is then named e.g. "CBSD68+jpeg80"); methods are then always blind.
     ensemble: models only: the x8 self-ensemble (the method is then named "<name> x8").
+    strength: models only: scales the noise level given or estimated (named "<name> strength S" when not 1).
     Returns one EvalRecord per sigma (clean) or one for the pairs.
     """
     if (clean is None) == (pairs is None):
         raise ValueError("give exactly one of clean= (with sigmas) or pairs=")
     name = _method_name(method) + (" x8" if ensemble and not isinstance(method, str) else "")
+    name += f" strength {strength:g}" if strength != 1 and not isinstance(method, str) else ""
     records = []
     if clean is not None:
         items = _load_clean(clean, limit, split)
@@ -123,20 +127,22 @@ def evaluate(
             else:
                 cases = ((awgn(ref, sigma, seed, i), ref) for i, ref in enumerate(items))
             given = None if blind or jpeg_quality else sigma
-            records.append(_score(method, name, dataset, sigma, given, cases, len(items), tile, ensemble, progress))
+            records.append(_score(method, name, dataset, sigma, given, cases, len(items), tile, (ensemble, strength), progress))
     else:
         items = _load_pairs(pairs, limit, split)
         dataset = dataset or _dataset_name(pairs) + ("" if split == "all" else f"-{split}")
         for sigma in sigmas or (None,):
-            records.append(_score(method, name, dataset, sigma, sigma, iter(items), len(items), tile, ensemble, progress))
+            records.append(_score(method, name, dataset, sigma, sigma, iter(items), len(items), tile, (ensemble, strength),
+                                  progress))
     return records
 
 
-def _score(method, name, dataset, sigma, given_sigma, cases: Iterator, total: int, tile, ensemble, progress) -> EvalRecord:
+def _score(method, name, dataset, sigma, given_sigma, cases: Iterator, total: int, tile, options, progress) -> EvalRecord:
+    """options: (ensemble, strength), passed on to denoise()."""
     per_image, seconds, pixels = [], 0.0, 0
     for done, (noisy, ref) in enumerate(cases, 1):
         start = time.perf_counter()
-        out = _run(method, noisy, given_sigma, tile, ensemble)
+        out = _run(method, noisy, given_sigma, tile, *options)
         seconds += time.perf_counter() - start
         pixels += ref.shape[0] * ref.shape[1]
         per_image.append({"psnr": psnr(ref, out), "ssim": ssim(ref, out)})

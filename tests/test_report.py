@@ -90,15 +90,21 @@ def photo_results() -> dict:
 
     return {
         "model": "photo", "kind": "photo", "parameters": 1_750_000, "macs_per_pixel": 58_000.0,
-        "sidd12": [rec("noisy", "SIDD12", 22.98), rec("photo", "SIDD12", 34.61), rec("gaussian", "SIDD12", 25.22)],
+        "sidd12": [rec("noisy", "SIDD12", 22.98), rec("photo", "SIDD12", 34.61), rec("gaussian", "SIDD12", 25.22),
+                   rec("pd", "SIDD12", 32.95)],
+        "sidd12_strength": {"method": "photo", "values": [0.75, 1.0, 1.25], "best": [1.0] * 10 + [1.25, 0.75],
+                            "mean_best": 1.0, "psnr": 34.8, "ssim": 0.91, "per_value_psnr": [34.0, 34.61, 34.2]},
+        "sidd12_gaussian_oracle": {"method": "gaussian", "values": [20, 40], "best": [40] * 12, "mean_best": 40,
+                                   "psnr": 34.0, "ssim": 0.9, "per_value_psnr": [30.0, 34.0]},
         "polyu": [rec("noisy", "PolyU-test", 35.78, n=34), rec("nlmeans", "PolyU-test", 37.0, sigma=4, n=34),
-                  rec("photo", "PolyU-test", 38.0, 0.966, n=34)],
+                  rec("photo", "PolyU-test", 38.0, 0.966, n=34), rec("pd", "PolyU-test", 38.1, n=34)],
         "polyu_tuned_sigma": {"nlmeans": 4},
         "cbsd68_blind": [rec("photo", "CBSD68", p, sigma=s, n=68) for s, p in zip(SIGMAS, (33.6, 31.0, 27.6))],
         "cbsd68_gaussian_true_sigma": [rec("gaussian", "CBSD68", p, sigma=s, n=68) for s, p in zip(SIGMAS, (33.69, 31.08, 27.90))],
         "cbsd68_jpeg": [rec("photo", "CBSD68+jpeg80", 28.0, sigma=25), rec("gaussian", "CBSD68+jpeg80", 25.86, sigma=25)],
         "speed": {"mp_per_s": 1.5, "threads": 2, "dncnn_mp_per_s": 0.1, "speedup_vs_dncnn": 15.0, "size": 1024,
-                  "dncnn_layout": "NCHW", "photo": {"seconds": 11.0, "peak_memory_gb": 1.6}},
+                  "dncnn_layout": "NCHW", "photo": {"seconds": 11.0, "peak_memory_gb": 1.6},
+                  "peers": {"ffdnet": 0.6, "pd": 0.02}},
     }
 
 
@@ -109,11 +115,17 @@ def test_photo_card_shows_every_section_and_which_targets_were_met(tmp_path):
     assert "| **photo** (this model, blind) | 34.61 | 0.9000 |" in card
     assert "| nlmeans (σ 4 tuned on the train scenes) | 37.00 | 0.9000 |" in card
     assert "| difference | -0.09 | -0.08 | -0.30 |" in card
-    assert "| SIDD12, blind | ≥ 34.5 dB | 34.61 | met |" in card
+    assert "| SIDD12, blind, strength 1 | ≥ 34.5 dB | 34.61 | met |" in card
+    assert "| SIDD12, mean best strength | 0.9–1.1 | 1.00 | met |" in card
+    assert "0.75, 1, 1.25): 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1.25, 0.75; mean **1.00**" in card
+    assert "told its best σ per image" in card and "34.00 dB" in card
+    assert "| PD-Denoising (the authors' weights and real-image setting, measured here) | 32.95 |" in card
+    assert "| SIDD12: ours − PD-Denoising, same inputs, same run | > 0 dB | +1.66 | met |" in card
+    assert "| PolyU test: ours − PD-Denoising, same inputs, same run | > 0 dB | -0.10 | missed |" in card
     assert "| PolyU test, blind | ≥ 38.2 / ≥ 0.965 | 38.00 / 0.9660 | missed |" in card
     assert "| -0.09 / -0.08 / -0.30 | missed |" in card  # σ 50 is 0.30 below: outside 0.2 dB
-    assert "| +2.14 | met |" in card  # JPEG row: 28.00 - 25.86
-    assert "15.0× | met |" in card
+    assert "| CBSD68 σ 25 then JPEG 80 | ≥ 28.3 dB | 28.00 | missed |" in card
+    assert "| ≥ 2× | 2.5× | met |" in card  # 1.5 MP/s against FFDNet's 0.6
     assert "--pairs data/PolyU" in card and "--init gaussian" in card and "--pairs-split train" in card
     assert "--preset photo" in card and card.rstrip().endswith("results.json`._")
 
