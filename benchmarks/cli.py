@@ -16,7 +16,7 @@ from denoiser.hub import DEFAULT_MODEL, SHIPPED_DIR, SHIPPED_MODELS, ModelLoadEr
 from denoiser.io import ImageReadError
 from denoiser.model import macs_per_pixel
 
-from .benchmark import format_benchmark, measure_throughput, peer_throughput, photo_in_fresh_process
+from .benchmark import format_benchmark, measure_throughput, photo_in_fresh_process
 from .peers import load_peer
 from .report import remeasure_speed, write_cards, write_report
 from .recorder import ReportInputs
@@ -32,9 +32,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     peers = [load_peer(spec) for spec in args.peer or []]  # load first: a bad path fails before any work
     model = load_model(args.model)
-    result = {"model": model.name, "macs_per_pixel": macs_per_pixel(model), **measure_throughput(model, args.size)}
-    if peers:
-        result["peers"] = {peer.name: peer_throughput(peer, args.size) for peer in peers}
+    result = {"model": model.name, "macs_per_pixel": macs_per_pixel(model), **measure_throughput(model, args.size, peers=peers)}
     if not args.skip_photo:
         result["photo"] = photo_in_fresh_process(args.model)
     print(format_benchmark(result))

@@ -11,6 +11,7 @@ from denoiser.hub import load_model, shipped_folder
 
 from .card_parts import by_sigma, front_matter
 from .recorder import SIGMAS, compared_models
+from .speed_card import speed_lines
 from .report_training import training_budget, training_section
 
 # Colour AWGN on CBSD68, published (sigma 15 / 25 / 50).
@@ -208,19 +209,10 @@ def _speed_section(results: dict) -> list[str]:
     if not speed:
         return []
     photo = speed["photo"]
-    lines = ["", "## Speed (this machine's CPU)", "",
-             f"- {speed['mp_per_s']:.2f} megapixels/s for RGB through `denoise()` on {speed['threads']} threads;",
-             f"  a DnCNN-architecture network (17×64, random weights, {speed.get('dncnn_layout', 'channels_last')}, "
-             f"{speed.get('dncnn_size', 256)}²) runs at {speed['dncnn_mp_per_s']:.3f} MP/s in the",
-             f"  same run: {speed['speedup_vs_dncnn']:.1f}× faster."]
-    ours_given = speed.get("ours_given_sigma_mp_per_s", speed["mp_per_s"])
-    for name, mp_per_s in (speed.get("peers") or {}).items():
-        lines.append(f"- {name} (the authors' network) through the same `denoise()` on the same image with σ = 25 given "
-                     f"to both, same run: {mp_per_s:.3f} MP/s against our {ours_given:.3f}; ours is "
-                     f"{ours_given / mp_per_s:.1f}× faster.")
-    lines += [f"- A 12-megapixel photo (4000×3000): {photo['seconds']:.1f} s, peak memory {photo['peak_memory_gb']:.2f} GB.",
-              "", "Measured by `python -m benchmarks report` (the same harness as `python -m benchmarks benchmark`)."]
-    return lines
+    return ["", "## Speed (this machine's CPU)", "", *speed_lines(speed, results["model"]),
+            f"- A 12-megapixel photo (4000×3000) through `denoise()`: {photo['seconds']:.1f} s, peak memory "
+            f"{photo['peak_memory_gb']:.2f} GB.",
+            "", "Measured by `python -m benchmarks report` (the same harness as `python -m benchmarks benchmark`)."]
 
 
 def _closing(weights_dir: Path) -> list[str]:

@@ -35,12 +35,22 @@ def setup(tmp_path, monkeypatch):
     model_dir = save_model(build_model(tiny_config()), tmp_path / "tiny")
     seed_dir = save_model(build_model(preset("seed", seed_depth=2, seed_filters=8)), tmp_path / "tiny-seed")
     calls = []
-    monkeypatch.setattr(recorder, "measure_throughput", lambda model: calls.append("ours") or
-                        {"threads": 1, "size": 1024, "mp_per_s": 2.0, "dncnn_mp_per_s": 0.1, "speedup_vs_dncnn": 20.0})
+    monkeypatch.setattr(recorder, "measure_throughput", lambda model, peers=(): calls.append(["ours", *[p.name for p in peers]])
+                        or _stub_speed(peers))
     monkeypatch.setattr(recorder, "photo_in_fresh_process", lambda source: {"seconds": 5.0, "peak_memory_gb": 1.0})
-    monkeypatch.setattr(recorder, "peer_throughput", lambda model: calls.append(model.name) or 1.0)
     peers = (f"ffdnet={FFDNET}",) if FFDNET.is_file() else ()
     return ReportInputs(str(model_dir), root, seed_models=(str(seed_dir),), peers=peers), tmp_path, calls
+
+
+def _stub_speed(peers) -> dict:
+    def net(mp_per_s, layout):
+        other = "NCHW" if layout == "channels_last" else "channels_last"
+        return {"mp_per_s": mp_per_s, "layout": layout, "by_layout": {layout: mp_per_s, other: mp_per_s / 2}}
+
+    networks = {"ours": net(3.0, "channels_last"), "DnCNN": net(0.15, "NCHW"), **{p.name: net(1.0, "NCHW") for p in peers}}
+    speed = {"threads": 1, "size": 1024, "mp_per_s": 2.0, "networks": networks, "dncnn_mp_per_s": 0.15,
+             "dncnn_layout": "NCHW", "speedup_vs_dncnn": 20.0}
+    return {**speed, "peers": {p.name: 1.0 for p in peers}} if peers else speed
 
 
 def test_report_measures_every_section_and_writes_the_render(setup):
@@ -61,9 +71,11 @@ def test_report_measures_every_section_and_writes_the_render(setup):
     assert all(abs(noisy[s] - p) > 1e-6 for s, p in ((r["sigma"], r["psnr"]) for r in results["cbsd68"]))
     if inputs.peers:  # the authors' FFDNet on the same noisy inputs, and timed beside ours
         assert len(results["cbsd68_peer"]) == 3 and len(results["imagenet_val_peer"]) == 3
-        assert results["speed"]["peers"] == {"ffdnet": 1.0} and results["speed"]["ours_given_sigma_mp_per_s"] == 1.0
+        assert results["speed"]["peers"] == {"ffdnet": 1.0} and calls == [["ours", "ffdnet"]]  # timed in one run
         assert "| ours − ffdnet |" in card.read_text()
-    assert results["speed"]["photo"]["seconds"] == 5.0 and "ours" in calls
+        assert "| FFDNet (the authors' weights) | 1.000 | NCHW | 1.000 | 0.500 | 3.0× as fast |" in card.read_text()
+    assert results["speed"]["photo"]["seconds"] == 5.0 and calls[0][0] == "ours"
+    assert "| DnCNN (17×64, random weights) | 0.150 | NCHW |" in card.read_text()
 
 
 def test_speed_only_keeps_the_measurements_and_re_renders(setup):
