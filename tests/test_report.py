@@ -24,7 +24,10 @@ def results() -> dict:
         "cbsd68_peer": rows("ffdnet", 33.60),
         "imagenet_val": imagenet("ours", 33.63), "imagenet_val_peer": imagenet("ffdnet", 33.68),
         "imagenet_val_noisy": imagenet("noisy", 24.65),
-        "speed": {"mp_per_s": 1.234, "threads": 2, "dncnn_mp_per_s": 0.111, "speedup_vs_dncnn": 11.1,
+        "speed": {"mp_per_s": 1.234, "threads": 2, "size": 1024, "dncnn_mp_per_s": 0.111, "speedup_vs_dncnn": 11.1,
+                  "networks": {"ours": {"mp_per_s": 1.221, "layout": "channels_last", "by_layout": {"NCHW": 1.1, "channels_last": 1.221}},
+                               "DnCNN": {"mp_per_s": 0.111, "layout": "channels_last", "by_layout": {"NCHW": 0.09, "channels_last": 0.111}},
+                               "ffdnet": {"mp_per_s": 0.5, "layout": "NCHW", "by_layout": {"NCHW": 0.5, "channels_last": 0.4}}},
                   "peers": {"ffdnet": 0.5}, "photo": {"seconds": 12.3, "peak_memory_gb": 1.56}},
     }
 
@@ -55,10 +58,11 @@ def test_card_shows_the_measured_figures_and_the_training_command(tmp_path):
     imagenet = card[card.index("## Colour AWGN on ImageNet-val (100 photos"):]
     assert "| target: ffdnet + 0.10 | ≥ 33.78 |" in imagenet and "| ours − ffdnet | -0.05 | -0.05 | -0.05 |" in imagenet
     assert "| noisy input (no denoising) | 24.65 |" in imagenet
-    assert "through the same `denoise()` on the same image with σ = 25 given to both, same run: 0.500 MP/s against our 1.234; " \
-           "ours is 2.5× faster" in card
+    # speed: network against network, each in its fastest layout
+    assert "| FFDNet (the authors' weights) | 0.500 | NCHW | 0.500 | 0.400 | 2.4× as fast |" in card
+    assert "| DnCNN (17×64, random weights) | 0.111 | channels_last | 0.090 | 0.111 | 11.0× as fast |" in card
     assert "at σ = 25: 32.61 dB (-0.10 dB vs. the true σ)" in card
-    assert "1.23 megapixels/s" in card and "11.1× faster" in card and "12.3 s, peak memory 1.56 GB" in card
+    assert "1.23 megapixels/s" in card and "12.3 s, peak memory 1.56 GB" in card
     assert "24000 steps in 100 minutes" in card
     assert "--warmup 100 --clip-grad 0.1 --ema 0.999" in card
     assert "--patch 64 --late-patch 128 --late-fraction 0.25 --steps 24000" in card
