@@ -93,20 +93,28 @@ class PDDenoising(nn.Module):
         """noisy (B, 3, H, W), H and W even, in [0, 1]; blind (sigma_map must be None)."""
         if sigma_map is not None or noise_scale != 1:
             raise ValueError("PD-Denoising is blind: it takes no noise level")
-        phases = [(i, j) for i in (0, 1) for j in (0, 1)]
-        subs = [noisy[..., i::2, j::2] for i, j in phases]  # each (B, 3, H/2, W/2)
-        mosaic = torch.cat([torch.cat(subs[:2], dim=-1), torch.cat(subs[2:], dim=-1)], dim=-2)
-        done = self.clean(mosaic)
-        h, w = subs[0].shape[-2:]
-        back = torch.empty_like(noisy)
-        for (i, j), block in zip(phases, (done[..., :h, :w], done[..., :h, w:], done[..., h:, :w], done[..., h:, w:])):
-            back[..., i::2, j::2] = block
-        total = torch.zeros_like(noisy)
-        for i, j in phases:
-            refill = back.clone()
-            refill[..., i::2, j::2] = noisy[..., i::2, j::2]
-            total += self.clean(refill)
-        return total / 4
+        return pixel_shuffle_denoise(noisy, self.clean)
+
+
+def pixel_shuffle_denoise(noisy: torch.Tensor, clean) -> torch.Tensor:
+    """PD-Denoising's stride-2 procedure around any blind one-pass denoiser `clean` ((B, C, H, W) ->
+    same; H and W even): denoise the 2x2 mosaic of sub-images (neighbours there were 2 px apart, so
+    the noise's spatial correlation is broken), un-shuffle it, then for each phase put that phase's
+    noisy pixels back and denoise once more; the output is the mean of the four."""
+    phases = [(i, j) for i in (0, 1) for j in (0, 1)]
+    subs = [noisy[..., i::2, j::2] for i, j in phases]  # each (B, C, H/2, W/2)
+    mosaic = torch.cat([torch.cat(subs[:2], dim=-1), torch.cat(subs[2:], dim=-1)], dim=-2)
+    done = clean(mosaic)
+    h, w = subs[0].shape[-2:]
+    back = torch.empty_like(noisy)
+    for (i, j), block in zip(phases, (done[..., :h, :w], done[..., :h, w:], done[..., h:, :w], done[..., h:, w:])):
+        back[..., i::2, j::2] = block
+    total = torch.zeros_like(noisy)
+    for i, j in phases:
+        refill = back.clone()
+        refill[..., i::2, j::2] = noisy[..., i::2, j::2]
+        total += clean(refill)
+    return total / 4
 
 
 def load_peer(spec: str) -> nn.Module:
