@@ -1,4 +1,4 @@
-"""`denoiser` (or `python -m denoiser`): denoise, evaluate, add-noise, estimate. (The model cards, the speed
+"""`denoiser` (or `python -m denoiser`): denoise, evaluate, add-noise, estimate, export-onnx. (The model cards, the speed
 benchmark and the peer comparisons are `python -m benchmarks` in a clone: not part of the installed library.)
 
 Errors the user can fix (a bad file, a bad option, missing weights) print one `error:` line
@@ -93,7 +93,12 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     quality = _check_quality(args.quality)
     inputs = _collect_inputs(args.inputs)
     targets = _output_paths(inputs, Path(args.output), args.format, args.overwrite)
-    model = load_model(args.model)
+    if args.runtime == "onnx":  # the same denoise(), with the network in onnxruntime (tools/onnx_speed.py)
+        from .onnx_runtime import onnx_model
+
+        model = onnx_model(args.model)
+    else:
+        model = load_model(args.model)
     failures = 0
     for src, dst in tqdm(list(zip(inputs, targets)), desc="denoising", unit="image", disable=len(inputs) == 1):
         try:
@@ -260,6 +265,20 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     return 2 if failures else 0
 
 
+def cmd_export_onnx(args: argparse.Namespace) -> int:
+    from .hub import load_model
+    from .onnx_export import export_onnx
+
+    model = load_model(args.model)
+    out = Path(args.output or f"{Path(args.model.split('@')[0].rstrip('/')).name}-onnx")  # owner/name@rev: name-onnx
+    try:
+        written = export_onnx(model, out)
+    except ImportError as err:
+        raise CLIError(str(err)) from None
+    print(f"{model.name} -> " + ", ".join(str(p) for p in written))
+    return 0
+
+
 def build_parser(prog: str = "denoiser") -> argparse.ArgumentParser:
     """The parser; prog is how the user started us ('denoiser', or 'python -m denoiser' from __main__)."""
     parser = argparse.ArgumentParser(prog=prog, description="Image denoising autoencoder.")
@@ -283,6 +302,9 @@ def build_parser(prog: str = "denoiser") -> argparse.ArgumentParser:
     p.add_argument("--ensemble", action="store_true", help="max quality: average 8 flips/rotations (8x slower)")
     p.add_argument("--tile", type=int, default=1024, help="tile size in pixels (bounds memory)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--runtime", choices=("torch", "onnx"), default="torch",
+                   help="onnx: run the network in onnxruntime (faster on a CPU; needs the onnx extra); the model is "
+                        "exported once into ~/.cache/denoiser/onnx, or --model names a folder holding model.onnx")
     p.set_defaults(func=cmd_denoise)
 
     p = sub.add_parser("evaluate", help="PSNR/SSIM/speed on a folder of clean images or noisy/clean pairs")
@@ -321,6 +343,11 @@ def build_parser(prog: str = "denoiser") -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="IN", help="image files and/or folders")
     p.add_argument("--model", default=None, help="the model whose noise estimate to print (default: the photo model)")
     p.set_defaults(func=cmd_estimate)
+
+    p = sub.add_parser("export-onnx", help="write model.onnx (and estimator.onnx) + config.json for onnxruntime")
+    p.add_argument("model", metavar="MODEL", help="shipped name (photo, gaussian), local folder or Hub repo id[@revision]")
+    p.add_argument("-o", "--output", metavar="DIR", help="folder to write (default: ./MODEL-onnx)")
+    p.set_defaults(func=cmd_export_onnx)
     return parser
 
 
