@@ -95,3 +95,23 @@ def test_images_and_models_get_the_umask_mode(tmp_path, umask, tiny_model):
     assert {p.name: mode(p) for p in folder.iterdir()} == {"config.json": expected, "model.safetensors": expected}
     assert load_model(folder).config == tiny_model.config
     assert leftovers(tmp_path) == [] and leftovers(folder) == []
+
+
+def test_a_write_never_sets_the_process_umask(tmp_path, umask, monkeypatch):
+    """Setting the umask, even for a moment, races every other thread that creates a file (the app
+    server writes from several): a write must read it without touching it."""
+    def refuse(mask):
+        raise AssertionError(f"os.umask({oct(mask)}) called during a write")
+
+    monkeypatch.setattr(os, "umask", refuse)
+    path = atomic_write_text(tmp_path / "a.txt", "x")
+    assert mode(path) == 0o666 & ~umask
+
+
+def test_a_write_fsyncs_the_file_and_then_its_folder(tmp_path, monkeypatch):
+    """Durable against power loss: the data, then the rename (the folder's entry)."""
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(stat.S_ISDIR(os.fstat(fd).st_mode)) or real_fsync(fd))
+    atomic_write_bytes(tmp_path / "a.bin", b"x")
+    assert synced == [False, True]
