@@ -2,9 +2,12 @@
 
 A checkpoint is a folder RUN/checkpoints/step-NNNNNNN/ holding model.safetensors + config.json
 (a loadable weights folder), optimizer.safetensors, optional ema.safetensors, and state.json.
-It is written under a temporary name and renamed when complete; then RUN/checkpoints/latest
-(a one-line file, itself replaced atomically) is pointed at it. A kill at any moment leaves
-`latest` naming a complete checkpoint. The two newest are kept, plus the one RUN/checkpoints/best
+It is written under a temporary name, every file and the folder fsynced, and renamed when complete
+(the rename fsynced too); then RUN/checkpoints/latest (a one-line file, itself replaced atomically)
+is pointed at it. A checkpoint of a step that already has one (a resumed run replaying it) replaces
+it without a moment when neither exists: the old one is renamed aside, the new one renamed in, and
+only then is the old one deleted; `find_checkpoint` falls back to the one set aside. A kill or a
+power loss at any moment leaves `latest` naming a complete checkpoint. The two newest are kept, plus the one RUN/checkpoints/best
 names (lowest validation loss so far), so a run that later diverges still has its best state:
 `python -m train --resume RUN --from-checkpoint best` continues from there.
 """
@@ -20,7 +23,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from denoiser.files import atomic_write_text
+from denoiser.files import atomic_write_text, fsync_directory
 from denoiser.hub import save_model, unwrap
 
 KEEP = 2
@@ -53,15 +56,8 @@ def save_checkpoint(run: Path, step: int, model, optimizer, ema, state: dict, be
     final = folder / f"step-{step:07d}"
     tmp = Path(tempfile.mkdtemp(dir=folder, prefix=f".step-{step:07d}."))
     try:
-        save_model(model, tmp)
-        tensors, meta = _flatten_optimizer(optimizer)
-        save_file(tensors, tmp / "optimizer.safetensors")
-        if ema is not None:
-            save_file({k: v.detach().cpu().contiguous() for k, v in unwrap(ema).state_dict().items()}, tmp / "ema.safetensors")
-        (tmp / "state.json").write_text(json.dumps({**state, "step": step, "optimizer": meta}, indent=1))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        _write_files(tmp, step, model, optimizer, ema, state)
+        _durable_rename(tmp, final)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -73,6 +69,41 @@ def save_checkpoint(run: Path, step: int, model, optimizer, ema, state: dict, be
         if old.name != protected:
             shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _write_files(tmp: Path, step: int, model, optimizer, ema, state: dict) -> None:
+    """Every file of the checkpoint into `tmp`, each fsynced, then `tmp` itself."""
+    save_model(model, tmp)
+    tensors, meta = _flatten_optimizer(optimizer)
+    save_file(tensors, tmp / "optimizer.safetensors")
+    if ema is not None:
+        save_file({k: v.detach().cpu().contiguous() for k, v in unwrap(ema).state_dict().items()}, tmp / "ema.safetensors")
+    (tmp / "state.json").write_text(json.dumps({**state, "step": step, "optimizer": meta}, indent=1))
+    for path in tmp.iterdir():
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
+    fsync_directory(tmp)
+
+
+def _durable_rename(tmp: Path, final: Path) -> None:
+    """Rename the complete `tmp` to `final` and fsync their folder. An existing `final` is renamed
+    aside first and deleted last, so a crash in between leaves one complete checkpoint to find."""
+    aside = _aside(final)
+    if aside.exists() and final.exists():  # left by an earlier crash after `final` was in place
+        shutil.rmtree(aside)
+    elif aside.exists():  # a crash between the two renames: the one set aside is the checkpoint
+        os.replace(aside, final)
+    if final.exists():
+        os.replace(final, aside)
+        fsync_directory(final.parent)
+    os.replace(tmp, final)
+    fsync_directory(final.parent)
+    if aside.exists():
+        shutil.rmtree(aside)
+
+
+def _aside(final: Path) -> Path:
+    return final.with_name(f".{final.name}.replaced")
 
 
 def _write_pointer(path: Path, name: str) -> None:
@@ -93,6 +124,8 @@ def find_checkpoint(run: Path, which: str = "latest") -> Path | None:
             return None
         raise FileNotFoundError(f"{pointer}: this run has no {which!r} checkpoint")
     folder = root / pointer.read_text().strip()
+    if not folder.exists() and (_aside(folder) / "state.json").is_file():  # a crash while replacing it
+        return _aside(folder)
     if not (folder / "state.json").is_file():
         raise FileNotFoundError(f"{pointer} names {folder.name}, which is missing or incomplete")
     return folder
