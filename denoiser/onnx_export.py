@@ -51,6 +51,26 @@ def weights_digest(model: nn.Module) -> str:
     return digest.hexdigest()
 
 
+def check_onnx_matches(folder: str | os.PathLike) -> None:
+    """ValueError unless every graph in `folder` was exported from its model.safetensors (a run
+    retrained or resumed after `export --onnx` leaves the old graphs behind)."""
+    from .hub import load_folder
+
+    graphs = [Path(folder) / name for name in (MODEL_ONNX, ESTIMATOR_ONNX) if (Path(folder) / name).is_file()]
+    if not graphs:
+        return
+    try:
+        import onnx
+    except ImportError:
+        raise ValueError(f"{graphs[0]}: checking it against the weights needs onnx: pip install 'denoiser[onnx]'") from None
+    expected = weights_digest(load_folder(folder))
+    for path in graphs:
+        meta = {p.key: p.value for p in onnx.load(path, load_external_data=False).metadata_props}
+        if meta.get("weights_sha256") != expected:
+            raise ValueError(f"{path}: exported from other weights than {Path(folder) / 'model.safetensors'}; "
+                             "export it again (python -m train export RUN --onnx) or delete it")
+
+
 class _DenoiserGraph(nn.Module):
     """The denoiser with its noise level given as a map: what model.onnx computes."""
 

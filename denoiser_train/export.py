@@ -1,7 +1,9 @@
 """`python -m train export RUN_DIR DEST [--after EARLIER_RUN ...]`: copy a finished run's model
 folder, with its training config and log, to DEST (e.g. denoiser/weights/gaussian to ship it inside
 the package). A run that was initialised (--init) from earlier runs names them with --after, oldest
-first: their configs and logs go to DEST/stages/<k>/, so the model card can give every command."""
+first: their configs and logs go to DEST/stages/<k>/, so the model card can give every command.
+--onnx also writes model.onnx (+ estimator.onnx) beside the weights, into DEST, or without DEST into
+RUN_DIR/model/, where `python -m train push` uploads it with the safetensors."""
 
 from __future__ import annotations
 
@@ -11,6 +13,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from denoiser.hub import load_folder
+from denoiser.onnx_export import check_onnx_matches, export_onnx
+
 from .checkpoint import find_checkpoint
 from .push import files_to_push
 
@@ -18,14 +23,17 @@ EXTRA = ("train_config.json", "log.json", "init_sources.json")  # init_sources: 
 
 
 def export_weights(run_dir: str | Path, dest: str | Path, after: tuple[str | Path, ...] = (),
-                   checkpoint: str | None = None) -> Path:
+                   checkpoint: str | None = None, onnx: bool = False) -> Path:
     """Replace DEST with RUN/model/* plus train_config.json and the logs (swapped in at the end);
     the runs in `after` (earlier stages) contribute their train_config.json and log.json.
     checkpoint ("best", "latest" or "step-N") ships that checkpoint's weights (the EMA when the run
     kept one) instead of the run's final export, and records which in selected.json; the log is
-    kept whole, so the card can say where on the curve the weights came from."""
+    kept whole, so the card can say where on the curve the weights came from. onnx: also the ONNX
+    graphs of the weights exported (made in the staging folder, so DEST never holds stale ones)."""
     run, dest = Path(run_dir), Path(dest)
     files = _checkpoint_files(run, checkpoint) if checkpoint else files_to_push(run)
+    if not checkpoint and not onnx:
+        check_onnx_matches(run / "model")  # copied as they are: graphs of older weights would ship
     for earlier in map(Path, after):
         if not (earlier / "train_config.json").is_file():
             raise ValueError(f"--after {earlier}: not a training run (no train_config.json)")
@@ -42,6 +50,8 @@ def export_weights(run_dir: str | Path, dest: str | Path, after: tuple[str | Pat
             for name in EXTRA:
                 if (earlier / name).is_file():
                     shutil.copy2(earlier / name, staging / "stages" / str(index) / name)
+        if onnx:
+            export_onnx(load_folder(staging), staging)
         if dest.exists():
             shutil.rmtree(dest)
         staging.rename(dest)
@@ -49,6 +59,12 @@ def export_weights(run_dir: str | Path, dest: str | Path, after: tuple[str | Pat
         if staging.exists():
             shutil.rmtree(staging)
     return dest
+
+
+def export_onnx_in_run(run_dir: str | Path) -> list[Path]:
+    """model.onnx (+ estimator.onnx) of RUN/model/'s weights, written beside them; returns the files."""
+    folder = Path(run_dir) / "model"
+    return export_onnx(load_folder(folder), folder)  # load_folder: a clear error for an unfinished run
 
 
 def _checkpoint_files(run: Path, which: str) -> dict[str, Path]:
@@ -78,14 +94,25 @@ def _checkpoint_files(run: Path, which: str) -> dict[str, Path]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m train export", description=__doc__)
     parser.add_argument("run_dir")
-    parser.add_argument("dest")
+    parser.add_argument("dest", nargs="?", help="where to copy the model folder (optional with --onnx)")
     parser.add_argument("--after", nargs="+", default=(), metavar="EARLIER_RUN",
                         help="the runs this one was initialised from, oldest first (their configs and logs are kept)")
     parser.add_argument("--checkpoint", default=None, metavar="best|latest|step-N",
                         help="ship this checkpoint (e.g. best: the lowest validation loss) instead of the final export")
+    parser.add_argument("--onnx", action="store_true",
+                        help="also write model.onnx (+ estimator.onnx for a model with a noise estimator) beside the weights; "
+                             "without DEST, into RUN_DIR/model/ for push")
     args = parser.parse_args(argv)
+    if args.dest is None and (not args.onnx or args.after or args.checkpoint):
+        parser.error("give DEST (or --onnx alone, to write the ONNX graphs into RUN_DIR/model/)")
     try:
-        print(f"exported to {export_weights(args.run_dir, args.dest, tuple(args.after), args.checkpoint)}")
+        if args.dest is None:
+            print("wrote " + ", ".join(str(p) for p in export_onnx_in_run(args.run_dir)))
+        else:
+            print(f"exported to {export_weights(args.run_dir, args.dest, tuple(args.after), args.checkpoint, args.onnx)}")
+    except ImportError as err:  # the onnx extra is missing
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     except (ValueError, OSError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -3,7 +3,9 @@
 `python -m train push RUN_DIR OWNER/NAME [--private] [--revision BRANCH] [--endpoint URL]`
 
 Everything goes up in a single commit: the files of RUN/model/ (config.json, model.safetensors,
-README.md model card, curves.png, samples.png) plus RUN/log.csv as training_log.csv. The token
+README.md model card, curves.png, samples.png, and model.onnx + estimator.onnx where
+`python -m train export RUN --onnx` wrote them: refused if they are of other weights) plus
+RUN/log.csv as training_log.csv. The token
 comes from the argument, else $HF_TOKEN, else the `hf auth login` cache; the endpoint from the
 argument, else huggingface_hub's default (which honours $HF_ENDPOINT).
 """
@@ -16,6 +18,7 @@ import sys
 from pathlib import Path
 
 from denoiser.hub import CONFIG_NAME, WEIGHTS_NAME, ModelLoadError, read_config
+from denoiser.onnx_export import check_onnx_matches
 
 LOG_NAME = "log.csv"
 LOG_NAME_IN_REPO = "training_log.csv"
@@ -93,6 +96,7 @@ def push_run(
     if revision is not None and (not revision or _COMMIT_SHA.fullmatch(revision) or revision.startswith("refs/")):
         raise ValueError(f"--revision must be a branch name, got {revision!r}")
     files = files_to_push(run_dir)
+    check_onnx_matches(Path(run_dir) / "model")  # graphs of older weights (a resumed run) would be published
 
     api = HfApi(endpoint=endpoint, token=token)
     where = f"{repo_id} on {api.endpoint}"
