@@ -48,7 +48,7 @@ class TrainConfig:
     camera_tables: str | None = None  # folder with sidd_phone_nlf.csv and camera_response_functions.npz, for --noise phone (default: $DENOISER_DATA/camera or ../shared/data/camera)
     preset: str = "default"  # model preset: default | deep | photo | seed
     model_config: str | None = None  # a config.json to use instead of the preset
-    init: tuple[str, ...] = ()  # start from these weights (shipped names or model folders; for a tensor two sources share, the first wins); layers none has, e.g. a new estimator, start fresh
+    init: tuple[str, ...] = ()  # start from these weights: shipped names, NAME@REVISION (the shipped weights at a git revision of this repo), model folders or Hub ids; for a tensor two sources share, the first wins; layers none has, e.g. a new estimator, start fresh; each file's SHA-256 goes to RUN/init_sources.json
     estimator_loss: float = 1.0  # weight of the noise-map estimator's asymmetric loss (models with an estimator)
     estimator_only: bool = False  # train only the estimator, end to end through the frozen denoiser: the denoising loss teaches it the noise level that works best (CBDNet's joint training)
     level: str = "auto"  # the level the denoiser is given in training (models with an estimator): true (the noise's std map), map (the estimator's map, end to end), image (its median per patch, end to end, as denoise() uses it); auto: map with --estimator-only, else true

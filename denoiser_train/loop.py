@@ -23,6 +23,7 @@ from denoiser.model import build_model, count_parameters
 from .checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import BatchMaker, Example, NoiseSpec, load_clean, load_pairs, split_by_scene
+from .init_sources import load_source
 from .report import export_run, write_logs
 
 
@@ -76,39 +77,26 @@ def estimator_loss(estimate: torch.Tensor, target: torch.Tensor, under_weight: f
 
 
 def initial_weights(model: torch.nn.Module, sources: tuple[str, ...]) -> dict[str, str]:
-    """Copy the weights of trained models (shipped names or folders) into `model` wherever the names
-    and shapes agree, the first source winning where two fit the same tensor; anything none has (e.g.
-    an estimator) keeps its fresh initialisation. A source that fits nothing is an error, not a
-    silent fresh start. Returns {source: SHA-256 of its model.safetensors}, so a run records exactly
-    which files it started from."""
-    from denoiser.hub import load_model
-
+    """Copy the weights of trained models (shipped names, NAME@REVISION, folders or Hub ids; see
+    init_sources) into `model` wherever the names and shapes agree, the first source winning where
+    two fit the same tensor; anything none has (e.g. an estimator) keeps its fresh initialisation. A
+    source that fits nothing is an error, not a silent fresh start. Returns {source: SHA-256 of its
+    model.safetensors}, so a run records exactly which files it started from."""
     own, taken, hashes = model.state_dict(), {}, {}
     for source in sources:
-        source_state = load_model(source).state_dict()
+        source_model, hashes[source] = load_source(source)
+        source_state = source_model.state_dict()
         matched = {k: v for k, v in source_state.items() if k in own and own[k].shape == v.shape}
         if not matched:
             raise ValueError(f"--init {source}: none of its weights fit this model's architecture")
         new = {k: v for k, v in matched.items() if k not in taken}
         taken.update(new)
-        hashes[source] = _weights_sha256(source)
         print(f"initialised {len(new)}/{len(own)} tensors from {source} (sha256 {hashes[source]})", flush=True)
     model.load_state_dict(taken, strict=False)
     fresh = sorted({k.split(".")[0] for k in own if k not in taken})
     if fresh:
         print(f"fresh: {fresh}", flush=True)
     return hashes
-
-
-def _weights_sha256(source: str) -> str | None:
-    """SHA-256 of a shipped name's or a folder's model.safetensors (None for a Hub id: its revision pins it)."""
-    import hashlib
-
-    from denoiser.hub import WEIGHTS_NAME, shipped_folder
-
-    folder = shipped_folder(source) or Path(source).expanduser()
-    path = folder / WEIGHTS_NAME
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def load_data(config: TrainConfig) -> tuple[list[Example], list[Example]]:
