@@ -11,6 +11,8 @@ from pathlib import Path
 from denoiser.files import atomic_write_text
 from denoiser_train.config import TrainConfig
 
+from .init_pins import init_sources
+
 # The training options the card's command shows (the rest do not change the weights), and the
 # optional ones with the setting that switches each on (shown only when it is set).
 COMMAND_KEYS = ("noise", "preset", "loss", "lr", "min_lr", "warmup", "clip_grad", "ema", "batch", "patch",
@@ -84,6 +86,9 @@ def training_stages(weights_dir: Path, name: str) -> list[dict]:
         if not config_path.is_file():
             continue
         config = json.loads(config_path.read_text())
+        sources = init_sources(folder, config)
+        if sources:  # each source as it was read: shipped names pinned to their revision
+            config["init"] = list(sources)
         if previous_out and config.get("init"):
             config["init"] = f"{previous_out}/model"  # the exported model of the stage before
         out = f"runs/{name}" if folder == weights_dir else f"runs/{name}-stage{index + 1}"
@@ -91,7 +96,7 @@ def training_stages(weights_dir: Path, name: str) -> list[dict]:
         selected = json.loads((folder / "selected.json").read_text()) if (folder / "selected.json").is_file() else None
         stages.append({"command": training_command(config, out), "steps": budget.get("steps"),
                        "minutes": budget.get("minutes"), "threads": config.get("threads") or "default",
-                       "selected": selected, "on_gpu": config.get("device") == "cuda"})
+                       "selected": selected, "on_gpu": config.get("device") == "cuda", "init_sources": sources})
         previous_out = out
     return stages
 
@@ -112,6 +117,7 @@ def training_section(weights_dir: Path, assets: str, name: str = "gaussian") -> 
         elif stage["steps"] is not None:
             lines.append(f"{stage['steps']} steps in {stage['minutes']:.0f} minutes {_where(stage)}.")
         lines += ["", "```bash", stage["command"], "```", ""]
+        lines += _init_lines(stage["init_sources"])
         if stage.get("selected"):
             chosen = stage["selected"]
             why = ", the one with the lowest validation loss" if chosen["checkpoint"] == "best" else ""
@@ -119,6 +125,17 @@ def training_section(weights_dir: Path, assets: str, name: str = "gaussian") -> 
                       f"{chosen['weights']} weights){why}.", ""]
     lines += [f"![training curves]({assets}curves.png)", "", f"![noisy / reference / denoised]({assets}samples.png)"]
     return lines
+
+
+def _init_lines(sources: dict[str, str | None]) -> list[str]:
+    if not sources:
+        return []
+    known = [f"`{source}` (`{sha}`)" for source, sha in sources.items() if sha]
+    unknown = [f"`{source}`" for source, sha in sources.items() if not sha]
+    lines = ["Started from (SHA-256 of each `--init` model.safetensors): " + ", ".join(known) + "." if known else ""]
+    if unknown:
+        lines.append("Not recorded for " + ", ".join(unknown) + " (trained before runs recorded the files they started from).")
+    return [line for line in lines if line] + [""]
 
 
 README_COMMANDS = ("<!-- training-commands:start -->", "<!-- training-commands:end -->")
