@@ -19,6 +19,7 @@ from denoiser.inference import has_estimator
 from denoiser.model import count_parameters, macs_per_pixel
 
 from .peers import load_peer
+from .provenance import provenance
 from .recorder import Recorder, ReportInputs, compared_models
 from .report_gaussian import measure_gaussian, render_gaussian_card
 from .report_photo import measure_photo, render_photo_card
@@ -47,8 +48,10 @@ def remeasure_speed(inputs: ReportInputs, weights_dir: Path, card_paths: list[Pa
     if not path.is_file():
         raise FileNotFoundError(f"{path}: missing; run the whole report first")
     results = json.loads(path.read_text())
+    began = provenance()
     peers = [load_peer(spec) for spec in inputs.peers]
     Recorder(results, inputs.limit).speed(load_model(inputs.model_source), inputs.model_source, peers)
+    results["speed"]["provenance"] = began  # re-timed later than the rest, by another command
     _write(results, weights_dir, card_paths, repo_id)
     return results
 
@@ -64,7 +67,9 @@ def render_card(results: dict, weights_dir: Path, repo_id: str, assets: str = ""
 def write_report(inputs: ReportInputs, weights_dir: Path, card_paths: list[Path], repo_id: str) -> dict:
     """Measure, then write results.json into the weights folder and the card to each path
     (image links are made relative to each card's folder)."""
+    began = provenance()
     results = measure(inputs)
+    results["provenance"] = began
     _write(results, weights_dir, card_paths, repo_id)
     return results
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from denoiser.hub import load_model, shipped_folder
 
 from .card_parts import by_sigma, front_matter
+from .provenance import provenance_lines
 from .recorder import SIGMAS, compared_models
 from .speed_card import speed_lines
 from .report_training import training_budget, training_section
@@ -155,6 +156,7 @@ def render_gaussian_card(results: dict, weights_dir: Path, repo_id: str, assets:
     lines += _gray_and_polyu(results)
     lines += _speed_section(results)
     lines += training_section(weights_dir, assets, results["model"])
+    lines += provenance_lines(results)
     lines += _closing(weights_dir)
     return "\n".join(lines)
 

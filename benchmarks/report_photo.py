@@ -13,7 +13,9 @@ from denoiser.hub import load_model
 
 from .card_parts import by_sigma, front_matter
 from .recorder import SIGMAS, Recorder
+from .provenance import provenance_lines
 from .report_training import training_section
+from .speed_card import speed_lines
 
 JPEG_SIGMA, JPEG_QUALITY = 25, 80
 TUNED_BASELINES = ("nlmeans",)  # strength tuned on PolyU's train scenes
@@ -127,15 +129,8 @@ def render_photo(results: dict) -> list[str]:
     speed = results.get("speed")
     if speed:
         photo = speed["photo"]
-        lines += ["", "## Speed (this machine's CPU)", "",
-                  f"- RGB {speed['size']}×{speed['size']} through `denoise()` with the noise estimate included: "
-                  f"{speed['mp_per_s']:.2f} MP/s on {speed['threads']} threads.",
-                  f"- A DnCNN-architecture network (17×64, NCHW, random weights) on the same image in the same run: "
-                  f"{speed['dncnn_mp_per_s']:.3f} MP/s, so {speed['speedup_vs_dncnn']:.1f}× faster.",
+        lines += ["", "## Speed (this machine's CPU)", "", *speed_lines(speed, name, {"ffdnet": TARGETS["speedup_vs_ffdnet"]}),
                   f"- A 12-megapixel photo (4000×3000): {photo['seconds']:.1f} s, peak memory {photo['peak_memory_gb']:.2f} GB."]
-        for peer_name, mp_per_s in speed.get("peers", {}).items():
-            lines.append(f"- {peer_name} (the authors' weights) through the same `denoise()` on the same image, straight "
-                         f"after ours: {mp_per_s:.3f} MP/s; ours with its estimate is {speed['mp_per_s'] / mp_per_s:.1f}× as fast.")
     lines += _targets(results, best, peer, gaps, jpeg_ours, speed)
     return lines
 
@@ -166,10 +161,14 @@ def _targets(results: dict, best: dict, peer: dict, gaps: dict, jpeg_ours, speed
             diff = best[section]["psnr"] - peer[section]["psnr"]
             lines.append(f"| {label}: ours − PD-Denoising, same inputs, same run | > 0 dB | {diff:+.2f} | {_met(diff > 0)} |")
     ffdnet = (speed or {}).get("peers", {}).get("ffdnet")
-    if ffdnet:
+    if ffdnet and "networks" in speed:  # network against network, each in its fastest layout
+        ratio = speed["networks"]["ours"]["mp_per_s"] / ffdnet
+        lines.append(f"| speed with the estimate vs FFDNet, RGB {speed['size']}², fastest layouts | "
+                     f"≥ {TARGETS['speedup_vs_ffdnet']:g}× | {ratio:.1f}× | {_met(ratio >= TARGETS['speedup_vs_ffdnet'])} |")
+    elif ffdnet:
         ratio = speed["mp_per_s"] / ffdnet
-        lines.append(f"| speed with the estimate vs FFDNet, RGB {speed['size']}² | ≥ {TARGETS['speedup_vs_ffdnet']:g}× | "
-                     f"{ratio:.1f}× | {_met(ratio >= TARGETS['speedup_vs_ffdnet'])} |")
+        lines.append(f"| speed with the estimate vs FFDNet, RGB {speed['size']}² (not layout-fair) | "
+                     f"≥ {TARGETS['speedup_vs_ffdnet']:g}× | {ratio:.1f}× | {_met(ratio >= TARGETS['speedup_vs_ffdnet'])} |")
     return lines
 
 
@@ -202,6 +201,7 @@ def render_photo_card(results: dict, weights_dir: Path, repo_id: str, assets: st
     ]
     lines += render_photo(results)
     lines += training_section(weights_dir, assets, name)
+    lines += provenance_lines(results)
     lines += [
         "", "## Use", "", "```python", "import denoiser", "",
         "model = denoiser.load_model()  # the photo model",

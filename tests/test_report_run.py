@@ -2,7 +2,9 @@
 Gaussian card reads is measured, the card is the render of what was written, and --speed-only
 re-times the speed section alone. Timing is stubbed (speed is the benchmark's job, not a test's)."""
 
+import datetime
 import json
+import subprocess
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from denoiser.model import build_model, preset
 from benchmarks.recorder import ReportInputs
 from benchmarks.report import card_for, remeasure_speed, write_report
 
+from app_support import ROOT
 from conftest import DATA, tiny_config
 
 FFDNET = DATA.parent / "peers" / "ffdnet_color.safetensors"
@@ -75,6 +78,13 @@ def test_report_measures_every_section_and_writes_the_render(setup):
         assert "| ours − ffdnet |" in card.read_text()
         assert "| FFDNet (the authors' weights) | 1.000 | NCHW | 1.000 | 0.500 | 3.0× as fast |" in card.read_text()
     assert results["speed"]["photo"]["seconds"] == 5.0 and calls[0][0] == "ours"
+    # provenance: the code, the command, the date and the machine, recorded and printed
+    prov = results["provenance"]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    assert prov["revision"] == head and prov["threads"] == torch.get_num_threads() and prov["torch"] == torch.__version__
+    assert prov["date"].startswith(str(datetime.date.today().year)) and prov["cpu"] and "command" in prov
+    assert f"at revision `{head[:12]}`" in card.read_text() and prov["command"] in card.read_text()
+    assert f"{prov['threads']} torch thread(s), torch {torch.__version__}" in card.read_text()
     assert "| DnCNN (17×64, random weights) | 0.150 | NCHW |" in card.read_text()
 
 
@@ -91,3 +101,5 @@ def test_speed_only_keeps_the_measurements_and_re_renders(setup):
     assert json.loads((weights / "results.json").read_text()) == results
     assert card.read_text() == card_for(results, weights, card, "owner/tiny") and "2.00 megapixels/s" in card.read_text()
     assert np.isclose(results["speed"]["speedup_vs_dncnn"], 20.0)
+    assert "provenance" not in results and results["speed"]["provenance"]["command"]  # only the speed was re-timed
+    assert "Speed re-timed on" in card.read_text() and "Measured on" not in card.read_text()
