@@ -2,7 +2,8 @@
 
     settings.py    the environment, read once into a frozen Settings
     models.py      loading the models, their plain-language names and kinds, running them (GPU-wrapped)
-    outputs.py     result files: per-request folders, unique PNG stamps, expiry
+    outputs.py     result files: per-request folders, unique stamps in every format, screen-sized views, expiry
+    cache.py       the last few decoded uploads and noise estimates (one decode, one estimate per photo)
     errors.py      user errors: one message, never a traceback
     service.py     what the Denoise tab and the API do, as plain functions (tested directly)
     compare.py     the Compare tab's work;  synthetic.py: the "Add noise" tab's work
