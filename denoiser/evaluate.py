@@ -21,7 +21,7 @@ from .inference import DEFAULT_TILE, denoise
 from .io import list_images, read_image, to_float
 from .metrics import psnr, ssim
 from .noise import estimate_sigma
-from .splits import HELD_OUT_EVERY, held_out, pair_paths
+from .splits import HELD_OUT_MANIFESTS, held_out, pair_paths
 
 Method = torch.nn.Module | str
 
@@ -170,11 +170,11 @@ def _load_clean(clean, limit: int | None, split: str = "all") -> list[np.ndarray
     if isinstance(clean, (str, os.PathLike)):
         paths = list_images(clean)
         if split != "all":
-            held = held_out(clean, [p.name for p in paths])
+            held = held_out(paths)
             if split not in ("val", "train") or not held:
-                raise ValueError(f"{clean}: split {split!r} needs a folder with a documented validation split "
-                                 f"({sorted(HELD_OUT_EVERY)}), and split val or train")
-            paths = [p for p in paths if (p.name in held) == (split == "val")]
+                raise ValueError(f"{clean}: split {split!r} needs a folder holding a documented validation split "
+                                 f"({', '.join(sorted(HELD_OUT_MANIFESTS))}), and split val or train")
+            paths = [p for p in paths if (p in held) == (split == "val")]
         paths = paths[:limit]
         if not paths:
             raise ValueError(f"{clean}: no images found")

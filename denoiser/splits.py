@@ -4,6 +4,9 @@ trained on). Low in the core so both layers import it; it depends only on `denoi
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import os
 import re
 from pathlib import Path
@@ -49,14 +52,27 @@ def scene_split(names: Sequence[str], test_fraction: float = TEST_FRACTION) -> t
     return [n for n in names if scene_of(n) not in test], [n for n in names if scene_of(n) in test]
 
 
-# Folders with a documented, fixed validation split (shared/data/README.md): never train on it.
-HELD_OUT_EVERY = {"ImageNet1000": 10}  # ImageNet-val: sorted(files)[::10], 100 images
+# Documented, fixed validation splits (shared/data/README.md), never trained on: each a manifest in the
+# package of its files' names, sizes and SHA-256. A file is recognised by its content, not by the name
+# of the folder it is read from: a parent folder, a copy or a symlink with another name is still held out.
+HELD_OUT_MANIFESTS = {"ImageNet-val": Path(__file__).parent / "heldout" / "imagenet_val.json"}
 
 
-def held_out(folder: str | os.PathLike, names: Sequence[str]) -> set[str]:
-    """The names in `folder` that belong to its fixed validation split (empty for other folders)."""
-    every = HELD_OUT_EVERY.get(Path(folder).name)
-    return set(sorted(names)[::every]) if every else set()
+def held_out(paths: Sequence[str | os.PathLike]) -> set[Path]:
+    """The files among `paths` that belong to a documented validation split (their SHA-256 is in one
+    of HELD_OUT_MANIFESTS); only files of a listed size are read and hashed."""
+    listed = [entry for manifest in HELD_OUT_MANIFESTS.values() for entry in _manifest(manifest)]
+    sizes, hashes = {e["size"] for e in listed}, {e["sha256"] for e in listed}
+    found = set()
+    for path in map(Path, paths):
+        if path.stat().st_size in sizes and hashlib.sha256(path.read_bytes()).hexdigest() in hashes:
+            found.add(path)
+    return found
+
+
+@functools.lru_cache(maxsize=None)
+def _manifest(path: Path) -> tuple[dict, ...]:
+    return tuple(json.loads(path.read_text())["files"])
 
 
 def pair_paths(folder: str | os.PathLike, split: str = "all") -> list[tuple[Path, Path]]:

@@ -168,7 +168,7 @@ def _as_channels(image: np.ndarray, channels: int) -> np.ndarray:
 def load_clean(folder: str | Path, channels: int, min_size: int, downscale_from: int = 0,
                split: str = "train") -> list[Example]:
     """Every image in a folder of clean images (sub-folders included), less a documented
-    validation split (ImageNet1000's ImageNet-val: see `denoiser.splits.held_out`); with
+    validation split (ImageNet-val, recognised by content: see `denoiser.splits.held_out`); with
     split="val", that validation split alone (all images for a folder without one).
     downscale_from > 0 halves (2x2 box filter) images whose short side is at least that, which
     averages away their own noise and JPEG artefacts: cleaner targets. Images still smaller than
@@ -179,11 +179,11 @@ def load_clean(folder: str | Path, channels: int, min_size: int, downscale_from:
     paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if split not in ("train", "val"):
         raise ValueError(f"split must be train or val, got {split!r}")
-    held = held_out(folder, [p.name for p in paths])
+    held = held_out(paths)  # by content: a parent folder or a link with another name holds them too
     if split == "val" and held:
-        paths = [p for p in paths if p.name in held]
+        paths = [p for p in paths if p in held]
     else:
-        paths = [p for p in paths if p.name not in held]
+        paths = [p for p in paths if p not in held]
     examples = []
     for p in paths:
         image = _as_channels(read_image(p), channels)

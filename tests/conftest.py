@@ -38,3 +38,22 @@ def data_dir(name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"data set {name} not found at {path} (set DENOISER_DATA)")
     return path
+
+
+@pytest.fixture
+def held_out_files(monkeypatch, tmp_path_factory):
+    """hold(paths): make these files the documented validation split (a manifest of their SHA-256,
+    as denoiser/heldout/ ships for ImageNet-val), for this test only."""
+    import hashlib
+    import json
+
+    import denoiser.splits as splits
+
+    def hold(paths):
+        files = [{"name": Path(p).name, "size": Path(p).stat().st_size,
+                  "sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest()} for p in paths]
+        manifest = tmp_path_factory.mktemp("heldout") / "test_val.json"
+        manifest.write_text(json.dumps({"split": "test-val", "files": files}))
+        monkeypatch.setattr(splits, "HELD_OUT_MANIFESTS", {"test-val": manifest})
+
+    return hold

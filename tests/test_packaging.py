@@ -47,6 +47,7 @@ def test_wheel_holds_packages_weights_and_command(wheel):
     assert shipped, "this checkout ships no weights"
     for name in shipped:
         assert f"denoiser/weights/{name}/{WEIGHTS_NAME}" in names and f"denoiser/weights/{name}/config.json" in names
+    assert "denoiser/heldout/imagenet_val.json" in names  # held_out() recognises ImageNet-val in an install too
     assert re.search(r"^denoiser = denoiser\.cli:main$", entry_points, re.M)
     assert "Requires-Dist: torch==2.13.0" in metadata  # exact: a CPU wheel installed first is kept
     assert {"app", "train", "dev"} <= set(re.findall(r"^Provides-Extra: (\w+)$", metadata, re.M))

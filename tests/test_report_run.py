@@ -23,7 +23,7 @@ FFDNET = DATA.parent / "peers" / "ffdnet_color.safetensors"
 
 
 @pytest.fixture
-def setup(tmp_path, monkeypatch):
+def setup(tmp_path, monkeypatch, held_out_files):
     from skimage import data
 
     import benchmarks.recorder as recorder
@@ -31,8 +31,9 @@ def setup(tmp_path, monkeypatch):
     root = tmp_path / "data"
     for name, image in (("a.png", data.astronaut()), ("b.png", data.coffee())):
         write_image(root / "CBSD68" / name, image[100:148, 100:164])
-    for i in range(10):  # ImageNet-val is every 10th file: n000.png alone
+    for i in range(10):  # ImageNet-val (the manifest below): n000.png alone
         write_image(root / "train" / "ImageNet1000" / f"n{i:03d}.png", data.chelsea()[i * 10 : i * 10 + 40, :56])
+    held_out_files([root / "train" / "ImageNet1000" / "n000.png"])
     write_image(root / "BSD68" / "g.png", data.camera()[:40, :48])
     torch.manual_seed(0)
     model_dir = save_model(build_model(tiny_config()), tmp_path / "tiny")

@@ -30,13 +30,14 @@ def test_worker_batches_equal_the_in_process_batches_in_step_order(workers):
     assert got[-1][0].shape == (2, 3, 32, 32)  # the late phase's patch and batch
 
 
-def test_imagenet1000_as_val_is_its_held_out_split(tmp_path):
+def test_imagenet1000_as_val_is_its_held_out_split(tmp_path, held_out_files):
     folder = tmp_path / "ImageNet1000"
     folder.mkdir()
     for i in range(20):
         write_image(folder / f"n{i:03d}.png", np.full((24, 24, 3), i * 10, dtype=np.uint8))
+    held_out_files([folder / "n000.png", folder / "n010.png"])
     train, val = load_clean(folder, 3, 8), load_clean(folder, 3, 8, split="val")
-    assert sorted(e.name for e in val) == ["n000.png", "n010.png"]  # every 10th in sorted order
+    assert sorted(e.name for e in val) == ["n000.png", "n010.png"]  # the manifest's files
     assert len(train) == 18 and not {e.name for e in train} & {e.name for e in val}
     other = tmp_path / "photos"
     other.mkdir()

@@ -98,21 +98,22 @@ def test_new_noise_kinds_give_a_local_noise_map():
         assert float(noise_map.mean()) == pytest.approx(rms, rel=0.15)  # the map is the noise's local RMS
 
 
-def test_imagenet_validation_split_is_never_trained_on(tmp_path):
+def test_imagenet_validation_split_is_never_trained_on(tmp_path, held_out_files):
     from denoiser_train.data import load_clean
 
     folder = tmp_path / "ImageNet1000"
     names = [f"n{i:04d}_thing.JPEG" for i in range(30)]
     for i, name in enumerate(names):
         write_image(folder / name, np.full((80, 80 + i, 3), i, np.uint8))
-    loaded = {e.name for e in load_clean(folder, 3, 64)}
     held = set(sorted(names)[::10])
+    held_out_files([folder / n for n in held])
+    loaded = {e.name for e in load_clean(folder, 3, 64)}
     assert len(held) == 3 and loaded == set(names) - held
     other = tmp_path / "other"
     other.mkdir()
-    for name in names[:5]:
-        (other / name).write_bytes((folder / name).read_bytes())
-    assert len(load_clean(other, 3, 64)) == 5  # only the documented folder has a held-out split
+    for name in names[:11]:  # copies under another folder's name: still held out, by content
+        (other / f"copy-{name}").write_bytes((folder / name).read_bytes())
+    assert {e.name for e in load_clean(other, 3, 64)} == {f"copy-{n}" for n in names[:11]} - {f"copy-{n}" for n in held}
 
 
 def test_clean_downscale_halves_large_images_and_drops_tiny_ones(tmp_path):
