@@ -4,7 +4,7 @@ Images are NumPy arrays of shape (H, W) for gray or (H, W, C) with C in {2, 3, 4
 alpha last), dtype uint8 or uint16. Reading applies EXIF orientation, turns PNG tRNS transparency
 into an alpha channel and refuses files above a pixel limit (decompression bombs); HEIC/HEIF
 photos (what phones save by default) go through pillow-heif. `read_image_with_metadata` also
-returns the file's format, ICC profile and EXIF (denoiser.metadata), which `write_image` writes
+returns the file's ICC profile and EXIF (denoiser.metadata), which `write_image` writes
 back. Writing goes through a temporary file and a rename, so a half-written file never replaces
 a good one; a failure names the user's path, never the temporary file.
 """
