@@ -167,8 +167,8 @@ class DenoiserService:
     def read_with_metadata(self, path: str | None, what: str = "a photo") -> tuple[np.ndarray, Metadata]:
         """The decoded upload (read-only) and its metadata, decoded once however often it is asked for."""
         limit = self.settings.max_pixels
-        key = None if not path else (file_key(path), limit)
-        return self._files.get(key if key and key[0] else None, lambda: load_image_with_metadata(path, what, limit))
+        key = file_key(path) if path else None  # None (no such file): not cached, the reader explains
+        return self._files.get(key and (key, limit), lambda: load_image_with_metadata(path, what, limit))
 
     def read_photo(self, path: str | None, min_side: int = MIN_SIDE) -> np.ndarray:
         return self._check_size(self.read(path, "a photo"), min_side)
