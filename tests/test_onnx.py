@@ -1,7 +1,11 @@
 """ONNX export: the graphs, run in onnxruntime, give PyTorch's results (within 1e-4) on odd sizes,
-through tiling and through the blind pipeline (estimator map -> median -> denoiser)."""
+through tiling, through the blind pipeline (estimator map -> median -> denoiser) and as the
+README's snippet runs them."""
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,15 +22,24 @@ from denoiser.onnx_runtime import load_onnx  # noqa: E402
 
 from conftest import tiny_config  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
 TOLERANCE = 1e-4
 
 
 def _model(config) -> torch.nn.Module:
+    """Random weights away from the near-identity init, made to matter where a test looks: the output
+    moves visibly with the noise level, and the estimated map varies across the image (its median
+    and mean differ), so a wrong level or statistic shows above the 1e-4 tolerance."""
     torch.manual_seed(0)
     model = build_model(config).eval()
-    with torch.no_grad():  # weights larger than the near-identity init, so a wrong graph shows
+    with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.05)
+        if config.noise_map:
+            model.head.weight[:, -1] *= 30  # the sigma channel
+        if config.estimator:
+            model.estimator.body[-1].weight *= 20
+            model.estimator.body[-1].bias -= 1
     return model
 
 
@@ -105,6 +118,20 @@ def test_blind_seed_network_exports_without_a_level_input(tmp_path):
     assert not (tmp_path / ESTIMATOR_ONNX).exists()
     image = _image(23, 31)
     np.testing.assert_allclose(denoise(image, load_onnx(tmp_path)), denoise(image, model), atol=TOLERANCE, rtol=0)
+
+
+def test_readme_snippet_runs_the_blind_pipeline_like_denoise(blind_pair):
+    """The README's ~15 lines of onnxruntime (no denoiser import) give denoise()'s output."""
+    model, folder = blind_pair
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## ONNX\n", 1)[1].split("\n## ", 1)[0]
+    code = next(block for block in re.findall(r"```python\n(.*?)```", section, re.S) if "onnxruntime" in block)
+    namespace: dict = {}
+    exec(compile(code, "README.md (ONNX)", "exec"), namespace)
+    image = _image(37, 53, seed=2)
+    for sigma in (None, 15.0):
+        np.testing.assert_allclose(namespace["denoise_onnx"](str(folder), image, sigma), denoise(image, model, sigma=sigma),
+                                   atol=TOLERANCE, rtol=0, err_msg=f"sigma {sigma}")
 
 
 def test_stale_digest_changes_with_the_weights():
