@@ -50,6 +50,7 @@ class TrainConfig:
     model_config: str | None = None  # a config.json to use instead of the preset
     init: tuple[str, ...] = ()  # start from these weights: shipped names, NAME@REVISION (the shipped weights at a git revision of this repo), model folders or Hub ids; for a tensor two sources share, the first wins; layers none has, e.g. a new estimator, start fresh; each file's SHA-256 goes to RUN/init_sources.json
     estimator_loss: float = 1.0  # weight of the noise-map estimator's asymmetric loss (models with an estimator)
+    estimator_target: str = "std"  # what the estimator's own loss compares it with: std (the noise's local std, every sample) or white (only white Gaussian samples, whose std is the level the denoiser was trained for; other noise teaches it through the denoiser's loss alone, with --level map or image)
     estimator_only: bool = False  # train only the estimator, end to end through the frozen denoiser: the denoising loss teaches it the noise level that works best (CBDNet's joint training)
     level: str = "auto"  # the level the denoiser is given in training (models with an estimator): true (the noise's std map), map (the estimator's map, end to end), image (its median per patch, end to end, as denoise() uses it); auto: map with --estimator-only, else true
     channels: int = 3  # 3 for colour, 1 for gray models
@@ -116,6 +117,10 @@ class TrainConfig:
             problems.append(f"--from-checkpoint must be latest, best or step-NNNNNNN, got {self.from_checkpoint!r}")
         if self.clean_downscale < 0:
             problems.append("--clean-downscale must be >= 0")
+        if self.estimator_target not in ("std", "white"):
+            problems.append(f"--estimator-target must be std or white, got {self.estimator_target!r}")
+        elif self.estimator_target == "white" and self.denoiser_level == "true":
+            problems.append("--estimator-target white leaves most samples without a true map: use --level map or image")
         if self.estimator_loss < 0:
             problems.append("--estimator-loss must be >= 0")
         if self.level not in LEVELS:

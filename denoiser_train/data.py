@@ -276,9 +276,11 @@ class BatchMaker:
     augment_pairs: bool
     seed: int
     pairs_weight: float = 0.0  # probability of drawing a real pair (0: every image equally likely)
+    white_targets_only: bool = False  # sigma_map is NaN (no target) but for white Gaussian noise
 
     def sample(self, step: int, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(noisy (C, P, P), clean (C, P, P), sigma_map (1, P, P)), float32 in [0, 1] units."""
+        """(noisy (C, P, P), clean (C, P, P), sigma_map (1, P, P)), float32 in [0, 1] units; with
+        white_targets_only the map is NaN wherever the noise is not white Gaussian."""
         rng = np.random.default_rng([self.seed, step, index])
         ex = self._pick(rng)
         h, w = ex.clean.shape[:2]
@@ -298,9 +300,13 @@ class BatchMaker:
             generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
             noisy = noise(clean, generator)
             sigma_map = noise_std_map(noise, clean, noisy)
+            white = type(noise).__name__ == "Gaussian"
         else:
             noisy = _photometric(noisy, gain, hue)
             sigma_map = local_noise_std(noisy, clean)
+            white = False
+        if self.white_targets_only and not white:
+            sigma_map = torch.full_like(sigma_map, float("nan"))
         return noisy, clean, sigma_map
 
     def _pick(self, rng: np.random.Generator) -> Example:

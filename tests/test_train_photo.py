@@ -220,3 +220,25 @@ def test_estimator_trained_through_the_denoiser_with_image_levels(photo_setup, t
 
     with pytest.raises(SystemExit):  # the estimator can only learn through the denoiser's level
         parse_args(["--clean", "x", "--out", "y", "--steps", "1", "--estimator-only", "--level", "true"])
+
+
+def test_estimator_loss_leaves_out_unknown_targets():
+    estimate = torch.full((2, 1, 4, 4), 0.2, requires_grad=True)
+    target = torch.full((2, 1, 4, 4), 0.1)
+    target[1] = float("nan")  # sample 1: no known level
+    assert estimator_loss(estimate, target).item() == pytest.approx(estimator_loss(estimate[:1], target[:1]).item())
+    nothing = estimator_loss(estimate, torch.full_like(target, float("nan")))
+    nothing.backward()
+    assert nothing.item() == 0 and estimate.grad is not None and torch.isfinite(estimate.grad).all()
+
+
+def test_white_targets_only_keeps_the_map_of_white_noise_alone(photo_setup):
+    from denoiser_train.data import BatchMaker, load_clean
+
+    examples = tuple(load_clean(photo_setup / "clean", 3, 32))
+    for spec, finite in (("gaussian:10-30", True), ("raw", False), ("color-gaussian", False)):
+        maker = BatchMaker(examples, NoiseSpec.parse(spec), 32, (), False, seed=0, white_targets_only=True)
+        _, _, sigma_map = maker.batch(0, range(3))
+        assert bool(torch.isfinite(sigma_map).all()) is finite and (finite or bool(torch.isnan(sigma_map).all()))
+    plain = BatchMaker(examples, NoiseSpec.parse("raw"), 32, (), False, seed=0)
+    assert torch.isfinite(plain.batch(0, range(3))[2]).all()
