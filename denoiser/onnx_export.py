@@ -22,6 +22,7 @@ photo could only take that tile's median, so the blind pipeline is: estimator.on
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import os
 import warnings
@@ -31,12 +32,13 @@ import torch
 from torch import nn
 
 from .files import atomic_write, atomic_write_text
-from .hub import CONFIG_NAME, unwrap
+from .hub import CONFIG_NAME, load_folder, unwrap
+from .model import build_model
 
 MODEL_ONNX = "model.onnx"
 ESTIMATOR_ONNX = "estimator.onnx"
-# 18: what the issue asks (>= 17) and old enough for every current runtime (onnxruntime >= 1.14,
-# onnxruntime-web); the graphs use only Conv, ConvTranspose, Relu, Softplus, Resize and shape ops.
+# 18: at least 17 (what the README promises) and old enough for every current runtime (onnxruntime
+# >= 1.14, onnxruntime-web); the graphs use only Conv, ConvTranspose, Relu, Softplus, Resize and shape ops.
 OPSET = 18
 
 
@@ -54,8 +56,6 @@ def weights_digest(model: nn.Module) -> str:
 def check_onnx_matches(folder: str | os.PathLike) -> None:
     """ValueError unless every graph in `folder` was exported from its model.safetensors (a run
     retrained or resumed after `export --onnx` leaves the old graphs behind)."""
-    from .hub import load_folder
-
     graphs = [Path(folder) / name for name in (MODEL_ONNX, ESTIMATOR_ONNX) if (Path(folder) / name).is_file()]
     if not graphs:
         return
@@ -116,16 +116,12 @@ def export_onnx(model: nn.Module, folder: str | os.PathLike) -> list[Path]:
 
 def _require_exporter() -> None:
     """ImportError naming the extra, before any work, where torch's exporter lacks its packages."""
-    import importlib.util
-
     missing = [name for name in ("onnx", "onnxscript") if importlib.util.find_spec(name) is None]
     if missing:
         raise ImportError(f"exporting to ONNX needs {' and '.join(missing)}: pip install 'denoiser[onnx]'")
 
 
 def _cpu_copy(model: nn.Module) -> nn.Module:
-    from .model import build_model
-
     copy = build_model(model.config)
     copy.load_state_dict({k: v.detach().float().cpu() for k, v in model.state_dict().items()})
     return copy.eval()

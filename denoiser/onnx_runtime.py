@@ -17,7 +17,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from .hub import CONFIG_NAME, ModelLoadError, read_config
+from .hub import CONFIG_NAME, ModelLoadError, load_model, read_config
 from .onnx_export import ESTIMATOR_ONNX, MODEL_ONNX, export_onnx, weights_digest
 
 
@@ -122,8 +122,6 @@ def onnx_model(source: str | os.PathLike | None = None, threads: int | None = No
     `cache_dir()`, under its weights' digest, so new weights of the same name are exported anew."""
     if source is not None and (Path(source).expanduser() / MODEL_ONNX).is_file():
         return load_onnx(Path(source).expanduser(), threads)
-    from .hub import load_model
-
     model = load_model(source)
     folder = cache_dir() / weights_digest(model)[:32]
     if not (folder / CONFIG_NAME).is_file():  # export_onnx writes config.json last: its presence means complete
