@@ -4,9 +4,10 @@ number of threads, in one process, each runtime in its fastest memory layout, wa
     python -m tools.onnx_speed [--model gaussian --model photo] [--size 1024] [--threads 2] [--repeats 5]
 
 Each model is exported to a temporary folder first (denoiser.onnx_export), so the graph timed is
-the one `denoiser export-onnx` writes. What is timed is the network alone on the whole image, the
-noise level given (σ 25), plus the estimator graph for a model that has one: what `denoise()`
-spends its time in. PyTorch runs in NCHW and channels_last (model and input alike); onnxruntime
+the one `denoiser export-onnx` writes. Timed: `denoise()` on a uint8 photo, end to end, with the
+network in either runtime (what `denoise --runtime onnx` changes, file reading and writing aside);
+then the network alone on the whole image, the noise level given (σ 25), and the estimator graph
+for a model that has one. PyTorch runs in NCHW and channels_last (model and input alike); onnxruntime
 takes NCHW, the only layout an ONNX Conv accepts, and reorders to its own blocked layout inside
 (graph optimisation level ALL, its default). Rounds are interleaved (one call of each runner per
 round), so load from other processes on a shared machine falls on all of them alike; the median
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import os
 import platform
 import statistics
@@ -29,13 +31,15 @@ import numpy as np
 import torch
 
 from denoiser.hub import load_model
+from denoiser.inference import denoise
 from denoiser.onnx_export import ESTIMATOR_ONNX, MODEL_ONNX, export_onnx
+from denoiser.onnx_runtime import load_onnx
 
 
 @dataclass
 class Runner:
     model: str
-    graph: str  # "denoiser" or "estimator"
+    graph: str  # "denoiser" or "estimator" (the network alone), or "denoise()" (the library call, end to end)
     runtime: str  # "pytorch (NCHW)", "pytorch (channels_last)", "onnxruntime (NCHW)"
     call: Callable[[], np.ndarray]
     times: list[float]
@@ -85,6 +89,15 @@ def runners_for(source: str, size: int, threads: int, folder: str) -> tuple[list
     if getattr(model, "estimator", None) is not None:
         graphs.append(("estimator", _Estimator(model).eval(), [x], ESTIMATOR_ONNX, {"noisy": noisy}))
     runners, agreement = [], []
+    # What a user waits for: denoise() on a uint8 photo (the noise level estimated, padding, the
+    # output clipped and rounded), the same library code with the network in either runtime.
+    photo = np.ascontiguousarray((noisy[0].transpose(1, 2, 0) * 255).round().astype(np.uint8))
+    by_onnx = load_onnx(folder, threads)
+    for runtime, net in (("pytorch (channels_last)", model), ("onnxruntime (NCHW)", by_onnx)):
+        runners.append(Runner(source, "denoise()", runtime, functools.partial(denoise, photo, net), []))
+    outputs = [r.call() for r in runners[-2:]]
+    agreement.append(f"{source} denoise(): uint8 values that differ {np.mean(outputs[0] != outputs[1]):.1e}, "
+                     f"by at most {np.abs(outputs[0].astype(int) - outputs[1]).max()}")
     for graph, net, inputs, filename, feed in graphs:
         group = [_torch_runner(source, graph, net, inputs, layout) for layout in ("NCHW", "channels_last")]
         group.append(_ort_runner(source, graph, os.path.join(folder, filename), feed, threads))
