@@ -222,16 +222,7 @@ class _StopRequest:
 
 def train(config: TrainConfig) -> Path:
     """Run (or resume) training as configured; returns the run folder. Exports RUN/model/ at the end."""
-    rank, world = _distributed()
-    if config.batch % world:
-        raise ValueError(f"--batch {config.batch} must divide evenly over {world} processes")
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    device = _device(config)
-    if device.type == "cuda":  # TF32 convolutions and tuned kernels: fast, and ample precision for 8-bit images
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
+    rank, world, device = _start_process(config)
     run = Path(config.out)
     is_main = rank == 0
     if is_main:
@@ -240,55 +231,22 @@ def train(config: TrainConfig) -> Path:
 
     train_examples, val_examples = load_data(config)
     noise = NoiseSpec.parse(config.noise, config.camera_tables)
-    maker = BatchMaker(tuple(train_examples), noise, config.patch, config.augment, config.augment_pairs, config.seed,
-                       config.pairs_weight)
-    total = config.steps or math.ceil(config.epochs * epoch_steps(train_examples, config))
-    late_start, late_patch, late_batch = patch_schedule(config, total, world)
-    late_maker = dataclasses.replace(maker, patch=late_patch)
-    late_shard = range(rank, late_batch, world)
-    per_epoch = epoch_steps(train_examples, config)
-    val_every = config.val_every or per_epoch
-    val_batch = None
-    if val_examples:
-        stride = build_model(config.architecture()).stride  # val patches, like training ones, fit the stride
-        val_patch = min(config.patch, *(min(e.clean.shape[:2]) for e in val_examples)) // stride * stride
-        if val_patch < stride:
-            raise ValueError(f"validation images must be at least {stride} px on each side (the model's stride)")
-        val_maker = BatchMaker(tuple(val_examples), noise, val_patch, (), False, config.seed + 1)
-        val_batch = val_maker.batch(0, range(min(64, 4 * config.batch)))
+    batches_from, total, per_epoch = _batch_plan(config, train_examples, noise, rank, world)
+    val_batch = _validation_batch(config, val_examples, noise)
 
-    torch.manual_seed(config.seed)  # identical initial weights on every rank
-    model = build_model(config.architecture())
-    if config.init and not config.resume:
-        hashes = initial_weights(model, config.init)
-        if is_main:
-            (run / "init_sources.json").write_text(json.dumps(hashes, indent=2) + "\n")
-    model = model.to(device)
-    has_estimator = getattr(model, "estimator", None) is not None
-    level = config.denoiser_level
-    if config.estimator_only:
-        if not has_estimator:
-            raise ValueError("--estimator-only needs a model with a noise estimator (e.g. --preset photo)")
-        for name, parameter in model.named_parameters():
-            parameter.requires_grad_(name.startswith("estimator."))
-    model.train()
-    ema = copy.deepcopy(model).eval().requires_grad_(False) if config.ema else None
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
+    model, ema, optimizer = _build(config, run, is_main, device)
     state = {"step": 0, "history": [], "seconds": 0.0}
     checkpoint = find_checkpoint(run, config.from_checkpoint) if config.resume else None
     if checkpoint is not None:
         state = load_checkpoint(checkpoint, model, optimizer, ema)
-    wrapped = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    shard = range(rank, config.batch, world)
-
     if is_main:
         print(f"model {model.config.arch}: {count_parameters(model) / 1e6:.2f} M parameters; "
-              f"{len(train_examples)} training / {len(val_examples)} validation images; "
-              f"{total} steps ({per_epoch} per epoch) on {device} x{world}; "
-              + (f"resuming at step {state['step']}" if checkpoint else "from scratch"), flush=True)
+              f"{len(train_examples)} training / {len(val_examples)} validation images; {total} steps ({per_epoch} "
+              f"per epoch) on {device} x{world}; " + (f"resuming at step {state['step']}" if checkpoint else "from scratch"),
+              flush=True)
 
-    data = batches(StepBatches(maker, late_maker, late_start, shard, late_shard, state["step"], total),
-                   config.workers, device.type == "cuda")
+    data = batches(batches_from(state["step"]), config.workers, device.type == "cuda")
+    wrapped = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     progress = _progress_bar(total, state["step"], is_main)
     start, step, running = time.perf_counter(), state["step"], []
     seconds_before = state.get("seconds", 0.0)
@@ -299,28 +257,11 @@ def train(config: TrainConfig) -> Path:
             for group in optimizer.param_groups:
                 group["lr"] = lr
             noisy, clean, sigma_map = (t.to(device, non_blocking=True) for t in next(data))
-            if has_estimator and level != "true":  # the denoiser takes the estimate; its loss reaches the estimator
-                output, estimate = wrapped(noisy, None, return_estimate=True, per_image=level == "image")
-                loss = loss_fn(config.loss, output, clean) + config.estimator_loss * estimator_loss(estimate, sigma_map)
-            elif has_estimator:  # the denoiser learns from the true map, the estimator to predict it
-                output, estimate = wrapped(noisy, sigma_map, return_estimate=True)
-                loss = loss_fn(config.loss, output, clean) + config.estimator_loss * estimator_loss(estimate, sigma_map)
-            else:
-                loss = loss_fn(config.loss, wrapped(noisy, sigma_map), clean)
+            loss = _loss(wrapped, config, noisy, clean, sigma_map)
             if _agree(not torch.isfinite(loss).item(), world, device):  # never checkpoint a diverged model
                 raise RuntimeError(f"training diverged at step {step + 1} (loss {loss.item()}); the checkpoints in "
                                    f"{run / 'checkpoints'} are from before; try a lower --lr or --clip-grad")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.clip_grad:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
-            optimizer.step()
-            if ema is not None:
-                # Warm-up: early on the average forgets faster, so random initial weights do not
-                # linger in it (decay (1 + t) / (10 + t), capped at --ema).
-                decay = min(config.ema, (1 + step) / (10 + step))
-                with torch.no_grad():
-                    torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1 - decay)
+            _update(model, optimizer, ema, loss, config, step)
             step += 1
             state["step"] = step  # the run card and checkpoints read the step from here
             running.append(loss.item())
@@ -330,36 +271,164 @@ def train(config: TrainConfig) -> Path:
             elapsed = time.perf_counter() - start
             out_of_time = config.max_minutes and elapsed > config.max_minutes * 60
             halt = _agree(stop.requested or bool(out_of_time), world, device)
-            validate_now = val_batch is not None and (step % val_every == 0 or step == total)
-            improved = False
-            if is_main and (step % config.log_every == 0 or step == total or halt or validate_now):
-                entry = {"step": step, "epoch": step / per_epoch, "lr": lr, "train_loss": float(np.mean(running)),
-                         "seconds": seconds_before + elapsed}
-                running = []
-                if validate_now:
-                    entry.update(validate(ema or model, val_examples, config, val_batch))
-                    improved = entry["val_loss"] < state.get("best_val_loss", math.inf)
-                    if improved:
-                        state["best_val_loss"] = entry["val_loss"]
-                state["history"].append(entry)
-                write_logs(run, state["history"])
-            if is_main and (step % config.checkpoint_every == 0 or step == total or halt or improved):
-                state["seconds"] = seconds_before + elapsed
-                save_checkpoint(run, step, model, optimizer, ema, state, best=improved)
+            if is_main:
+                record = _Record(run, config, state, step, total, seconds_before + elapsed)
+                running = _log_and_checkpoint(record, model, optimizer, ema, running, lr, per_epoch, halt,
+                                              val_batch, val_examples)
             if halt:
                 break
     progress.close()
+    _finish(run, config, ema or model, state, total, stop.requested, world, is_main, val_examples)
+    return run
+
+
+def _finish(run: Path, config: TrainConfig, model, state: dict, total: int, stop_requested: bool, world: int,
+            is_main: bool, val_examples: list[Example]) -> None:
+    """After the last step (or a stop): say how to continue an unfinished run, export RUN/model/ (the
+    EMA weights when kept), and leave the process group."""
     if world > 1:
         dist.barrier()
     if is_main:
+        step = state["step"]
         if step < total:
-            why = "stop requested" if stop.requested else f"time budget of {config.max_minutes} min reached"
+            why = "stop requested" if stop_requested else f"time budget of {config.max_minutes} min reached"
             print(f"{why}: checkpoint at step {step}/{total}; continue with python -m train --resume {run}", flush=True)
-        export_run(run, ema or model, config, state, step >= total, val_examples)
+        export_run(run, model, config, state, step >= total, val_examples)
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
-    return run
+
+
+def _start_process(config: TrainConfig) -> tuple[int, int, torch.device]:
+    """(rank, world size, device) of this process, with its threads and CUDA settings applied."""
+    rank, world = _distributed()
+    if config.batch % world:
+        raise ValueError(f"--batch {config.batch} must divide evenly over {world} processes")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = _device(config)
+    if device.type == "cuda":  # TF32 convolutions and tuned kernels: fast, and ample precision for 8-bit images
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    return rank, world, device
+
+
+def _batch_plan(config: TrainConfig, train_examples: list[Example], noise: NoiseSpec, rank: int, world: int):
+    """(this rank's batches from a given step on, total steps, steps per epoch): the patch schedule
+    (larger patches late) over the whole run, each rank taking its share of every global batch."""
+    maker = BatchMaker(tuple(train_examples), noise, config.patch, config.augment, config.augment_pairs, config.seed,
+                       config.pairs_weight)
+    per_epoch = epoch_steps(train_examples, config)
+    total = config.steps or math.ceil(config.epochs * per_epoch)
+    late_start, late_patch, late_batch = patch_schedule(config, total, world)
+    late_maker = dataclasses.replace(maker, patch=late_patch)
+
+    def batches_from(first_step: int) -> StepBatches:
+        return StepBatches(maker, late_maker, late_start, range(rank, config.batch, world),
+                           range(rank, late_batch, world), first_step, total)
+
+    return batches_from, total, per_epoch
+
+
+def _validation_batch(config: TrainConfig, val_examples: list[Example], noise: NoiseSpec):
+    """The fixed noisy validation batch (patches cut to the model's stride), or None without validation data."""
+    if not val_examples:
+        return None
+    stride = build_model(config.architecture()).stride  # val patches, like training ones, fit the stride
+    val_patch = min(config.patch, *(min(e.clean.shape[:2]) for e in val_examples)) // stride * stride
+    if val_patch < stride:
+        raise ValueError(f"validation images must be at least {stride} px on each side (the model's stride)")
+    val_maker = BatchMaker(tuple(val_examples), noise, val_patch, (), False, config.seed + 1)
+    return val_maker.batch(0, range(min(64, 4 * config.batch)))
+
+
+def _build(config: TrainConfig, run: Path, is_main: bool, device: torch.device):
+    """(model, EMA copy or None, optimizer): the same initial weights on every rank, --init applied (its
+    files' SHA-256 recorded), the denoiser frozen with --estimator-only."""
+    torch.manual_seed(config.seed)  # identical initial weights on every rank
+    model = build_model(config.architecture())
+    if config.init and not config.resume:
+        hashes = initial_weights(model, config.init)
+        if is_main:
+            (run / "init_sources.json").write_text(json.dumps(hashes, indent=2) + "\n")
+    model = model.to(device)
+    if config.estimator_only:
+        if getattr(model, "estimator", None) is None:
+            raise ValueError("--estimator-only needs a model with a noise estimator (e.g. --preset photo)")
+        for name, parameter in model.named_parameters():
+            parameter.requires_grad_(name.startswith("estimator."))
+    model.train()
+    ema = copy.deepcopy(model).eval().requires_grad_(False) if config.ema else None
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
+    return model, ema, optimizer
+
+
+def _loss(wrapped, config: TrainConfig, noisy, clean, sigma_map) -> torch.Tensor:
+    """The step's loss. With an estimator and --level other than true, the denoiser takes the estimate
+    and its loss reaches the estimator; with true, the denoiser learns from the true map and the
+    estimator to predict it."""
+    network = wrapped.module if hasattr(wrapped, "module") else wrapped
+    if getattr(network, "estimator", None) is None:
+        return loss_fn(config.loss, wrapped(noisy, sigma_map), clean)
+    level = config.denoiser_level
+    if level != "true":
+        output, estimate = wrapped(noisy, None, return_estimate=True, per_image=level == "image")
+    else:
+        output, estimate = wrapped(noisy, sigma_map, return_estimate=True)
+    return loss_fn(config.loss, output, clean) + config.estimator_loss * estimator_loss(estimate, sigma_map)
+
+
+def _update(model, optimizer, ema, loss: torch.Tensor, config: TrainConfig, step: int) -> None:
+    """Backward, clip, step, then move the EMA towards the new weights."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if config.clip_grad:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
+    optimizer.step()
+    if ema is not None:
+        # Warm-up: early on the average forgets faster, so random initial weights do not
+        # linger in it (decay (1 + t) / (10 + t), capped at --ema).
+        decay = min(config.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1 - decay)
+
+
+@dataclasses.dataclass
+class _Record:
+    """Where the main process records a step: the run, its config and state, the step, the seconds so far."""
+
+    run: Path
+    config: TrainConfig
+    state: dict
+    step: int
+    total: int
+    seconds: float
+
+
+def _log_and_checkpoint(record: _Record, model, optimizer, ema, running: list[float], lr: float, per_epoch: int,
+                        halt: bool, val_batch, val_examples: list[Example]) -> list[float]:
+    """Main process: log (and validate) when due, checkpoint when due or improved; returns the losses
+    still to be averaged into the next log entry."""
+    config, state, step = record.config, record.state, record.step
+    val_every = config.val_every or per_epoch
+    validate_now = val_batch is not None and (step % val_every == 0 or step == record.total)
+    improved = False
+    if step % config.log_every == 0 or step == record.total or halt or validate_now:
+        entry = {"step": step, "epoch": step / per_epoch, "lr": lr, "train_loss": float(np.mean(running)),
+                 "seconds": record.seconds}
+        running = []
+        if validate_now:
+            entry.update(validate(ema or model, val_examples, config, val_batch))
+            improved = entry["val_loss"] < state.get("best_val_loss", math.inf)
+            if improved:
+                state["best_val_loss"] = entry["val_loss"]
+        state["history"].append(entry)
+        write_logs(record.run, state["history"])
+    if step % config.checkpoint_every == 0 or step == record.total or halt or improved:
+        state["seconds"] = record.seconds
+        save_checkpoint(record.run, step, model, optimizer, ema, state, best=improved)
+    return running
 
 
 def _agree(flag: bool, world: int, device: torch.device) -> bool:
