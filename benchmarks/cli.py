@@ -12,7 +12,7 @@ from pathlib import Path
 
 from denoiser import cli as core_cli
 from denoiser.cli import CLIError
-from denoiser.hub import DEFAULT_MODEL, SHIPPED_DIR, SHIPPED_MODELS, ModelLoadError, load_model
+from denoiser.hub import DEFAULT_MODEL, SHIPPED_DIR, SHIPPED_MODELS, ModelLoadError, load_model, shipped_folder
 from denoiser.io import ImageReadError
 from denoiser.model import macs_per_pixel
 
@@ -46,8 +46,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     model = args.model or DEFAULT_MODEL
     if args.weights_dir:
         weights_dir = Path(args.weights_dir)
-    elif model in SHIPPED_MODELS:
-        weights_dir = SHIPPED_DIR / model
+    elif shipped_folder(model) is not None:  # a shipped model, or a reference one (seed, seed-paper)
+        weights_dir = shipped_folder(model)
     else:
         raise CLIError("give --weights-dir for a model that is not shipped (results.json and the card go there)")
     repo_id = args.repo_id or f"denoiser-project/denoiser-{Path(model).name}"

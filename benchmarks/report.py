@@ -23,6 +23,7 @@ from .provenance import provenance
 from .recorder import Recorder, ReportInputs, compared_models
 from .report_gaussian import measure_gaussian, render_gaussian_card
 from .report_photo import measure_photo, render_photo_card
+from .report_seed import measure_seed, render_seed_card
 
 
 def measure(inputs: ReportInputs, progress=print) -> dict:
@@ -30,15 +31,26 @@ def measure(inputs: ReportInputs, progress=print) -> dict:
     peers = [load_peer(spec) for spec in inputs.peers]  # load first: a bad path fails before any work
     model = load_model(inputs.model_source)
     data = inputs.data
-    out: dict = {"model": model.name, "kind": "photo" if has_estimator(model) else "gaussian",
+    out: dict = {"model": model.name, "kind": _kind(model),
                  "parameters": count_parameters(model), "macs_per_pixel": macs_per_pixel(model)}
     run = Recorder(out, inputs.limit, progress)
+    if out["kind"] == "seed":  # a reference network: a few images, no speed section (see report_seed)
+        measure_seed(run, model, data)
+        return out
     if out["kind"] == "photo":
         measure_photo(run, model, data, compared_models(inputs.compare), peers)
     else:
         measure_gaussian(run, model, inputs, peers)
     run.speed(model, inputs.model_source, peers)
     return out
+
+
+def _kind(model) -> str:
+    """Which card a model gets: photo (it estimates its own noise), seed (the paper's reference network)
+    or gaussian."""
+    if has_estimator(model):
+        return "photo"
+    return "seed" if model.config.arch == "seed" else "gaussian"
 
 
 def remeasure_speed(inputs: ReportInputs, weights_dir: Path, card_paths: list[Path], repo_id: str) -> dict:
@@ -59,6 +71,8 @@ def remeasure_speed(inputs: ReportInputs, weights_dir: Path, card_paths: list[Pa
 def render_card(results: dict, weights_dir: Path, repo_id: str, assets: str = "") -> str:
     """Markdown model card (with Hub front matter and model-index) from `measure()`'s results;
     `assets` prefixes the image links (the card may live beside the weights or elsewhere)."""
+    if results.get("kind") == "seed":
+        return render_seed_card(results, weights_dir, repo_id, assets)
     if results.get("kind") == "photo":
         return render_photo_card(results, weights_dir, repo_id, assets)
     return render_gaussian_card(results, weights_dir, repo_id, assets)

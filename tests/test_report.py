@@ -154,6 +154,19 @@ def test_each_shipped_card_is_the_render_of_its_results():
     assert checked == len(SHIPPED_MODELS) >= 2
 
 
+def test_each_reference_card_is_the_render_of_its_results():
+    """seed and seed-paper ship a results.json and a card of their own, never edited by hand."""
+    from denoiser.hub import REFERENCE_MODELS, SHIPPED_DIR
+    from benchmarks.report import card_for
+
+    for name in REFERENCE_MODELS:
+        folder = SHIPPED_DIR / name
+        results = json.loads((folder / "results.json").read_text())
+        assert results["kind"] == "seed" and results["cbsd68"], name
+        card = folder / "README.md"
+        assert card.read_text() == card_for(results, folder, card, f"denoiser-project/denoiser-{name}"), name
+
+
 def test_staged_training_lists_each_stage_and_chains_init(tmp_path):
     from benchmarks.report_training import training_stages
 

@@ -104,3 +104,15 @@ def test_speed_only_keeps_the_measurements_and_re_renders(setup):
     assert np.isclose(results["speed"]["speedup_vs_dncnn"], 20.0)
     assert "provenance" not in results and results["speed"]["provenance"]["command"]  # only the speed was re-timed
     assert "Speed re-timed on" in card.read_text() and "Measured on" not in card.read_text()
+
+
+def test_a_reference_network_gets_its_own_small_report(setup):
+    """seed / seed-paper: CBSD68 at σ 25 on a few images (blind), the noisy input beside it, no speed."""
+    inputs, tmp_path, calls = setup
+    seed_dir, card = tmp_path / "tiny-seed", tmp_path / "seed.md"
+    results = write_report(ReportInputs(str(seed_dir), inputs.data), seed_dir, [card], "owner/seed")
+    assert results["kind"] == "seed" and "speed" not in results and calls == []
+    assert [(r["sigma"], r["n"]) for r in results["cbsd68"]] == [(25, 2)] and results["cbsd68_noisy"][0]["n"] == 2
+    text = card.read_text()
+    assert text == card_for(results, seed_dir, card, "owner/seed") and "the first 2 of its images" in text
+    assert f"| **{results['model']}** (blind) | **{results['cbsd68'][0]['psnr']:.2f}** |" in text and "## Provenance" in text
