@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-CODE = ("denoiser", "benchmarks")  # uncommitted changes here would change what was measured
+CODE = ("denoiser/*.py", "benchmarks/*.py")  # uncommitted changes here would change what was measured
 
 
 def provenance(argv: list[str] | None = None) -> dict:
