@@ -44,37 +44,6 @@ def _collect_inputs(inputs: list[str]) -> list[Path]:
     return paths
 
 
-def _output_paths(inputs: list[Path], out: Path, requested: str, overwrite: bool) -> list[Path]:
-    """One input and OUT with an image suffix (x.png, x.heic): OUT is the file, written in the format
-    its suffix names. Otherwise OUT is a folder and each output keeps its input's name, with the
-    suffix of the format chosen (image_io.choose_format: by default the input's own)."""
-    if len(inputs) == 1 and image_io.format_of(out) is not None:
-        chosen = image_io.format_of(out)
-        if requested != "same" and chosen in image_io.OUTPUT_FORMATS and requested != chosen:
-            raise CLIError(f"{out}: the name asks for {chosen.upper()} but --format {requested} was given; drop one")
-        targets = [out]
-    else:
-        if out.exists() and not out.is_dir():
-            raise CLIError(f"{out}: exists and is not a folder; with several inputs OUT must be a folder")
-        targets = [out / _output_name(p, requested) for p in inputs]
-        names = [t.name for t in targets]
-        clashes = sorted({n for n in names if names.count(n) > 1})
-        if clashes:
-            raise CLIError(f"several outputs would be named {clashes[:3]}; denoise them into separate folders")
-    existing = [t for t in targets if t.exists()]
-    if existing and not overwrite:
-        raise CLIError(f"{existing[0]} exists ({len(existing)} output(s) would be replaced); pass --overwrite")
-    for target in {t.parent: t for t in targets}.values():  # fail before loading a model or reading a photo
-        image_io.check_writable(target)
-    return targets
-
-
-def _output_name(source: Path, requested: str) -> str:
-    source_format = image_io.format_of(source)
-    chosen = image_io.choose_format(requested, source_format)
-    return source.name if chosen == source_format else source.stem + image_io.OUTPUT_FORMATS[chosen]
-
-
 def _check_quality(quality: int) -> int:
     if not 1 <= quality <= 100:
         raise CLIError(f"--quality must be 1-100, got {quality}")
@@ -82,45 +51,27 @@ def _check_quality(quality: int) -> int:
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    """One photo, or a whole library: denoiser.batch plans, skips what is done, runs an engine."""
+    from .batch import Request, run
+    from .batch_work import Settings
+    from .inference import check_sigma, check_strength
 
-    from . import __version__
-    from .hub import load_model
-    from .inference import check_sigma, check_strength, denoise, estimate_noise
-
-    sigma = None if args.sigma is None else check_sigma(args.sigma)
-    strength = check_strength(args.strength)
-    quality = _check_quality(args.quality)
-    inputs = _collect_inputs(args.inputs)
-    targets = _output_paths(inputs, Path(args.output), args.format, args.overwrite)
-    if args.runtime == "onnx":  # the same denoise(), with the network in onnxruntime (tools/onnx_speed.py)
-        from .onnx_runtime import onnx_model
-
-        model = onnx_model(args.model)
-    else:
-        model = load_model(args.model)
-    failures = 0
-    for src, dst in tqdm(list(zip(inputs, targets)), desc="denoising", unit="image", disable=len(inputs) == 1):
-        try:
-            image, metadata = image_io.read_image_with_metadata(src)
-            level = sigma
-            if not model.config.noise_map:
-                how = "blind model"
-            elif sigma is not None:
-                how = f"σ {sigma:.1f} given, strength {strength:g}"
-            else:  # measured once, here, and passed on: denoise() would measure the same level again
-                estimate = estimate_noise(image, model, args.tile)
-                level, how = estimate.sigma, f"{estimate.plain()}, strength {strength:g}"
-            with _tile_bar(src.name) as progress:
-                out = denoise(image, model, sigma=level, tile=args.tile, strength=strength, ensemble=args.ensemble,
-                              progress=progress)
-            metadata = metadata.without_exif() if args.strip_metadata else metadata.with_software(f"denoiser {__version__}")
-            image_io.write_image(dst, out, metadata, quality=quality)
-            print(f"{src} -> {dst} ({how})")
-        except (image_io.ImageReadError, ValueError) as err:
-            failures += 1
-            print(f"error: {err}", file=sys.stderr)
-    return 2 if failures else 0
+    if not args.inputs and not args.from_list:
+        raise CLIError("name images or folders to denoise (IN), or --from-list FILE")
+    settings = Settings(sigma=None if args.sigma is None else check_sigma(args.sigma),
+                        strength=check_strength(args.strength), ensemble=args.ensemble, tile=args.tile,
+                        format=args.format, quality=_check_quality(args.quality), strip_metadata=args.strip_metadata)
+    if args.workers is not None and args.workers < 1:
+        raise CLIError(f"--workers must be at least 1, got {args.workers}")
+    request = Request(inputs=args.inputs, output=args.output, settings=settings, lists=args.from_list or [],
+                      glob=args.glob, model=args.model, runtime=args.runtime, overwrite=args.overwrite,
+                      engine=args.engine, address=args.address, workers=args.workers)
+    summary = run(request, tile_bar=_tile_bar)
+    if summary.done + summary.skipped + len(summary.failed) > 1:
+        print(summary.lines()[0])
+    for source, reason in summary.failed:
+        print(f"error: {reason if source in reason else f'{source}: {reason}'}", file=sys.stderr)
+    return 2 if summary.failed else 0
 
 
 @contextlib.contextmanager
@@ -284,10 +235,26 @@ def build_parser(prog: str = "denoiser") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="Image denoising autoencoder.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("denoise", help="denoise image files or folders")
-    p.add_argument("inputs", nargs="+", metavar="IN", help="image files and/or folders")
+    p = sub.add_parser("denoise", help="denoise image files or folders (resumable: a rerun skips what is done)")
+    p.add_argument("inputs", nargs="*", metavar="IN",
+                   help="image files and/or folders (walked recursively; outputs mirror their sub-folders); "
+                        "paths or URIs pyarrow reaches (s3://bucket/photos)")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="output file (one input; its suffix sets the format: x.png, x.jpg, x.heic...) or folder")
+                   help="output file (one input; its suffix sets the format: x.png, x.jpg, x.heic...) or folder; "
+                        "a folder gets a journal (.denoiser-journal/) so the same command again skips what is done")
+    p.add_argument("--from-list", action="append", metavar="FILE",
+                   help="a text file naming image files, one per line (- reads standard input); outputs mirror "
+                        "their paths below the deepest folder they share (repeatable)")
+    p.add_argument("--glob", metavar="PATTERN",
+                   help="only files of the folders whose path matches, case-insensitively, from the right "
+                        "(*.jpg: every JPEG at any depth; 2023/*.heic)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process, decoding and encoding in threads; ray: Ray Data actors on a cluster "
+                        "(RAY_ADDRESS or --address; a local Ray otherwise), needs the cluster extra")
+    p.add_argument("--address", default=None, help="--engine ray: the cluster's address (default $RAY_ADDRESS)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="ray: model actors (default one per GPU, else one per CPU); local: decode/encode threads "
+                        "(default 2)")
     p.add_argument("--format", choices=("same", *image_io.OUTPUT_FORMATS), default="same",
                    help="output format in a folder (default same: the input's own where we write it losslessly or "
                         "at high quality, PNG for BMP, GIF and PPM); 16-bit stays 16-bit only in PNG and TIFF")
@@ -353,11 +320,12 @@ def build_parser(prog: str = "denoiser") -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, prog: str = "denoiser") -> int:
     from .hub import ModelLoadError
+    from .journal import JournalBusy
 
     args = build_parser(prog).parse_args(argv)
     try:
         return args.func(args)
-    except (CLIError, image_io.ImageReadError, ModelLoadError, ValueError, FileNotFoundError) as err:
+    except (CLIError, image_io.ImageReadError, ModelLoadError, ValueError, FileNotFoundError, JournalBusy) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -30,6 +30,11 @@ def photo_file(path: Path, orientation: int = 1) -> Path:
     return path
 
 
+def outputs(folder: Path) -> list[str]:
+    """The images in an output folder (not the run journal, .denoiser-journal/)."""
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
+
 def denoise(*args) -> int:
     return main(["denoise", *map(str, args)])
 
@@ -58,13 +63,13 @@ def test_a_folder_with_a_heic_photo_and_the_format_choice(tmp_path, tiny_model_d
     write_image(folder / "scan.bmp", noisy_image(clean_image(32, 48)))
     write_image(folder / "deep.png", (noisy_image(clean_image(32, 48)).astype(np.uint16) * 257))
     assert denoise(folder, "-o", tmp_path / "same", "--model", tiny_model_dir) == 0
-    assert sorted(p.name for p in (tmp_path / "same").iterdir()) == ["IMG_0001.HEIC", "deep.png", "scan.png"]
+    assert outputs(tmp_path / "same") == ["IMG_0001.HEIC", "deep.png", "scan.png"]
     assert read_image(tmp_path / "same" / "deep.png").dtype == np.uint16  # PNG holds 16 bits
 
     for quality in (95, 40):
         assert denoise(folder, "-o", tmp_path / f"jpeg{quality}", "--format", "jpeg", "--quality", quality,
                        "--model", tiny_model_dir) == 0
-    names = sorted(p.name for p in (tmp_path / "jpeg95").iterdir())
+    names = outputs(tmp_path / "jpeg95")
     assert names == ["IMG_0001.jpg", "deep.jpg", "scan.jpg"]
     assert read_image(tmp_path / "jpeg95" / "deep.jpg").dtype == np.uint8  # JPEG holds 8
     assert (tmp_path / "jpeg40" / "IMG_0001.jpg").stat().st_size < (tmp_path / "jpeg95" / "IMG_0001.jpg").stat().st_size
