@@ -65,6 +65,8 @@ def provenance_lines(results: dict) -> list[str]:
     recorded = [("Measured", results.get("provenance")), ("Speed re-timed", results.get("speed", {}).get("provenance"))]
     if not any(p for _, p in recorded):
         return lines + ["Not recorded: measured before results.json recorded its provenance."]
+    if not results.get("provenance"):
+        lines += ["The measurements other than speed: not recorded (made before results.json recorded its provenance).", ""]
     for what, prov in recorded:
         if not prov:
             continue

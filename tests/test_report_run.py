@@ -104,6 +104,7 @@ def test_speed_only_keeps_the_measurements_and_re_renders(setup):
     assert np.isclose(results["speed"]["speedup_vs_dncnn"], 20.0)
     assert "provenance" not in results and results["speed"]["provenance"]["command"]  # only the speed was re-timed
     assert "Speed re-timed on" in card.read_text() and "Measured on" not in card.read_text()
+    assert "The measurements other than speed: not recorded" in card.read_text()
 
 
 def test_a_reference_network_gets_its_own_small_report(setup):
