@@ -70,8 +70,11 @@ def estimator_loss(estimate: torch.Tensor, target: torch.Tensor, under_weight: f
     """CBDNet's asymmetric loss: squared error, with under-estimates weighted `under_weight` and
     over-estimates 1 - under_weight. Too low a noise map leaves noise in; too high only smooths a
     little more, which the strength control can undo. The error is taken on log(std + 0.5/255), so a
-    factor of 2 counts the same at sigma 3 as at sigma 50."""
-    error = torch.log(estimate + 0.5 / 255) - torch.log(target + 0.5 / 255)
+    factor of 2 counts the same at sigma 3 as at sigma 50. NaN targets (no known level) are left out."""
+    known = torch.isfinite(target)
+    if not known.any():
+        return estimate.sum() * 0  # keeps the graph (and DDP's gradient hooks) whole
+    error = torch.log(estimate[known] + 0.5 / 255) - torch.log(target[known] + 0.5 / 255)
     weight = torch.where(error < 0, under_weight, 1 - under_weight)
     return (weight * error.pow(2)).mean()
 
@@ -318,7 +321,7 @@ def _batch_plan(config: TrainConfig, train_examples: list[Example], noise: Noise
     """(this rank's batches from a given step on, total steps, steps per epoch): the patch schedule
     (larger patches late) over the whole run, each rank taking its share of every global batch."""
     maker = BatchMaker(tuple(train_examples), noise, config.patch, config.augment, config.augment_pairs, config.seed,
-                       config.pairs_weight)
+                       config.pairs_weight, white_targets_only=config.estimator_target == "white")
     per_epoch = epoch_steps(train_examples, config)
     total = config.steps or math.ceil(config.epochs * per_epoch)
     late_start, late_patch, late_batch = patch_schedule(config, total, world)
