@@ -159,3 +159,38 @@ def test_sigkill_mid_run_loses_nothing_and_duplicates_nothing(tmp_path, kills=2)
     assert stray_files(out) == []  # no temporary file left
     assert done_counts(out) == {name: 1 for name in expected}  # each recorded done exactly once
     assert sum(r["event"] == "done" for r in journal(out)) == len(expected)
+
+
+def test_the_journal_survives_a_torn_line_owns_what_it_planned_and_sweeps_only_our_temporaries(tmp_path, tiny_model_dir,
+                                                                                            capsys):
+    """What a kill leaves, made by hand: a half-written last journal line, an output planned but not
+    recorded done, a temporary file of a planned output; and a hidden file of the user's."""
+    photos = library(tmp_path / "photos", count=3)
+    out = tmp_path / "out"
+    args = [photos, "-o", out, "--model", tiny_model_dir, "--sigma", 10]
+    assert denoise(*args) == 0
+    expected = outputs(out)
+    segment = next((out / ".denoiser-journal").glob("*.jsonl"))
+    lines = segment.read_text().splitlines(keepends=True)
+    done = [i for i, line in enumerate(lines) if '"done"' in line and "img00" in line][0]
+    segment.write_text("".join(lines[:done] + lines[done + 1:]) + lines[done][:25])  # img00: planned, not done
+    (out / "img00-rgb8.png").write_bytes(b"half")  # whatever a kill left under the name (never partial, but ours)
+    temporary = out / "set1" / ".img01-rgb16.k2j4h6g8.png"
+    temporary.write_bytes(b"partial")
+    mine = [out / ".img00-rgb8.png.keep", out / ".notes.x1y2z3w4.txt"]  # not temporaries of our outputs
+    for path in mine:
+        path.write_bytes(b"the user's")
+    assert denoise(*args) == 0  # no --overwrite needed: the journal planned img00
+    assert "done 1, skipped 2" in capsys.readouterr().out
+    assert outputs(out) == expected and not temporary.exists() and all(p.read_bytes() == b"the user's" for p in mine)
+
+
+def test_a_second_run_into_the_same_folder_is_refused(tmp_path, tiny_model_dir, capsys):
+    from denoiser.journal import JournalWriter
+    from denoiser.storage import LocalStorage
+
+    photos = library(tmp_path / "photos", count=2)
+    with JournalWriter(LocalStorage(), str(tmp_path / "out")):  # a run in progress
+        assert denoise(photos, "-o", tmp_path / "out", "--model", tiny_model_dir) == 2
+    assert "another denoiser run is writing into this folder" in capsys.readouterr().err
+    assert denoise(photos, "-o", tmp_path / "out", "--model", tiny_model_dir) == 0  # the lock went with it
