@@ -69,6 +69,7 @@ def run_ray(jobs: list[Job], model: str, runtime: str, settings: Settings, out_r
     context.enable_progress_bars = False  # ours (images/s, ETA) is on stderr already
     context.print_on_execution_start = False
     logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "progress bars disabled": we know
 
     resources = ray.cluster_resources()
     gpus, cpus = int(resources.get("GPU", 0)), max(1, int(resources.get("CPU", 1)))
