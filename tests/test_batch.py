@@ -31,7 +31,9 @@ def test_folders_are_walked_with_glob_and_outputs_mirror_them(tmp_path, tiny_mod
 
     assert denoise(photos, "-o", photos / "clean", "--model", tiny_model_dir, "--sigma", 10) == 0  # OUT inside IN
     assert sorted(outputs(photos / "clean")) == sorted(p for p in outputs(photos) if not p.startswith("clean/"))
-    assert "done 6, skipped 0 (already done), failed 0" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "done 6, skipped 0 (already done), failed 0" in captured.out
+    assert "6/6" in captured.err and "images/s" in captured.err  # the bar: count, rate (and the time left)
     assert denoise(photos, "-o", photos / "clean", "--model", tiny_model_dir, "--sigma", 10) == 0
     assert "done 0, skipped 6" in capsys.readouterr().out  # its own outputs are not inputs the second time
     assert denoise(photos, "-o", tmp_path / "none", "--glob", "*.tif", "--model", tiny_model_dir) == 2
