@@ -235,8 +235,8 @@ def _to_output(out: torch.Tensor, planes, alpha, array, model, as_pil: bool):
     if array.ndim == 2:
         result = result[..., 0]
     result = from_float(result, array.dtype)
-    if alpha is not None and not np.issubdtype(array.dtype, np.floating):
-        result[..., -1] = array[..., -1]  # alpha bit-exact, not round-tripped through float
+    if alpha is not None:
+        result[..., -1] = array[..., -1]  # alpha bit-exact, not round-tripped through float32
     return Image.fromarray(result) if as_pil else result
 
 

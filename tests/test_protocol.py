@@ -51,12 +51,7 @@ def test_the_noisy_input_of_image_k_is_fixed(monkeypatch):
     assert _noisy_inputs(monkeypatch, _images()[:1], seed=1) == ["65aa16a8012d926f"]
 
 
-FLOAT64_ALPHA = pytest.mark.xfail(strict=True, reason=(
-    "denoise() rounds float64 alpha through float32: inference._to_output copies alpha back bit-exact for "
-    "integer input only; copying it for every dtype fixes it (inference.py is the lead's file)"))
-
-
-@pytest.mark.parametrize("dtype", [np.float32, pytest.param(np.float64, marks=FLOAT64_ALPHA)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_float_rgba_alpha_passes_through_untouched(tiny_model, dtype):
     rng = np.random.default_rng(3)
     image = rng.random((24, 32, 4)).astype(dtype)
