@@ -234,7 +234,16 @@ def build_parser(prog: str = "denoiser") -> argparse.ArgumentParser:
     """The parser; prog is how the user started us ('denoiser', or 'python -m denoiser' from __main__)."""
     parser = argparse.ArgumentParser(prog=prog, description="Image denoising autoencoder.")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_denoise_command(sub)
+    _add_evaluate_command(sub)
+    _add_add_noise_command(sub)
+    _add_estimate_command(sub)
+    _add_export_onnx_command(sub)
+    return parser
 
+
+def _add_denoise_command(sub: argparse._SubParsersAction) -> None:
+    """The denoise command: files, folders and lists in; outputs, their format and the engine."""
     p = sub.add_parser("denoise", help="denoise image files or folders (resumable: a rerun skips what is done)")
     p.add_argument("inputs", nargs="*", metavar="IN",
                    help="image files and/or folders (walked recursively; outputs mirror their sub-folders); "
@@ -274,6 +283,9 @@ def build_parser(prog: str = "denoiser") -> argparse.ArgumentParser:
                         "exported once into ~/.cache/denoiser/onnx, or --model names a folder holding model.onnx")
     p.set_defaults(func=cmd_denoise)
 
+
+def _add_evaluate_command(sub: argparse._SubParsersAction) -> None:
+    """The evaluate command: PSNR/SSIM/speed of models and classical methods on a data set."""
     p = sub.add_parser("evaluate", help="PSNR/SSIM/speed on a folder of clean images or noisy/clean pairs")
     p.add_argument("--clean", help="folder of clean images (AWGN added at each --sigma)")
     p.add_argument("--pairs", help="folder with noisy/ and gt/ sub-folders")
@@ -292,6 +304,9 @@ def build_parser(prog: str = "denoiser") -> argparse.ArgumentParser:
     p.add_argument("--json", help="write the records to this JSON file")
     p.set_defaults(func=cmd_evaluate)
 
+
+def _add_add_noise_command(sub: argparse._SubParsersAction) -> None:
+    """The add-noise command: one noise model with its parameters."""
     p = sub.add_parser("add-noise", help="corrupt an image with a noise model")
     p.add_argument("input", metavar="IN", help="clean image file")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="noisy image to write (clipped to [0, 1], stored at the input's bit depth)")
@@ -306,16 +321,21 @@ def build_parser(prog: str = "denoiser") -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_add_noise)
 
+
+def _add_estimate_command(sub: argparse._SubParsersAction) -> None:
+    """The estimate command: the noise level each model would assume."""
     p = sub.add_parser("estimate", help="estimate the noise level (sigma) and NLF of images")
     p.add_argument("inputs", nargs="+", metavar="IN", help="image files and/or folders")
     p.add_argument("--model", default=None, help="the model whose noise estimate to print (default: the photo model)")
     p.set_defaults(func=cmd_estimate)
 
+
+def _add_export_onnx_command(sub: argparse._SubParsersAction) -> None:
+    """The export-onnx command: the model as ONNX graphs."""
     p = sub.add_parser("export-onnx", help="write model.onnx (and estimator.onnx) + config.json for onnxruntime")
     p.add_argument("model", metavar="MODEL", help="shipped name (photo, gaussian), local folder or Hub repo id[@revision]")
     p.add_argument("-o", "--output", metavar="DIR", help="folder to write (default: ./MODEL-onnx)")
     p.set_defaults(func=cmd_export_onnx)
-    return parser
 
 
 def main(argv: list[str] | None = None, prog: str = "denoiser") -> int:
