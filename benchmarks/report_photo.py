@@ -144,7 +144,8 @@ def _targets(results: dict, best: dict, peer: dict, gaps: dict, jpeg_ours, speed
     if results.get("sidd12_strength"):
         low, high = TARGETS["best_strength"]
         mean = results["sidd12_strength"]["mean_best"]
-        lines.append(f"| SIDD12, mean best strength | {low}–{high} | {mean:.2f} | {_met(low <= mean <= high)} |")
+        shown = round(mean, 2)  # judged as printed: 13.2 / 12 is 1.1000000000000003
+        lines.append(f"| SIDD12, mean best strength | {low}–{high} | {shown:.2f} | {_met(low <= shown <= high)} |")
     if best.get("polyu"):
         p, s = best["polyu"]["psnr"], best["polyu"]["ssim"]
         ok = p >= TARGETS["polyu_psnr"] and s >= TARGETS["polyu_ssim"]
@@ -194,8 +195,15 @@ def render_photo_card(results: dict, weights_dir: Path, repo_id: str, assets: st
         "reduction (high-frequency chroma removed, low-frequency colour blotches left), unsharp-mask sharpening",
         "and JPEG 70–97; plus the real pairs of PolyU's train scenes. Clean photos: CBSD432 and the 900 training",
         "images of ImageNet1000 (those of 400 px or more downscaled 2× for cleaner targets).",
-        "The denoiser's weights start from `gaussian` v4 and the estimator's from `photo` v1 (each `--init` file's",
-        "SHA-256 is listed under Training).",
+        "The denoiser *is* `gaussian` v4, frozen; only the estimator was trained (from `photo` v1's), 800 steps on",
+        "this machine's CPU (each `--init` file's SHA-256 is listed under Training). With that budget the estimator",
+        "did not learn to tell white noise from correlated noise: it reads white noise at 1.5–2.4× its σ too.",
+        "Anchoring it to σ on white noise (`--estimator-target white`) pulled every level back down and cost",
+        "SIDD12 5 dB on validation. So `denoise()` adds a **white-noise check**: the ratio of the learned level to",
+        "the wavelet (white-noise) estimate is 1.5–2.4 on white noise and 2.9–25 on correlated camera noise",
+        "(validation: ImageNet-val with AWGN, resize-correlated noise, SIDD12, PolyU's train scenes); below 2.1",
+        "the level is the wavelet estimate (right on white noise), above 2.7 the learned level, a blend between",
+        "(`denoiser.inference.white_noise_check`).",
         "",
         f"- Parameters: {results['parameters'] / 1e6:.2f} M; multiply-adds per pixel: {results['macs_per_pixel'] / 1e3:.1f} k",
     ]
@@ -209,9 +217,13 @@ def render_photo_card(results: dict, weights_dir: Path, repo_id: str, assets: st
         "print(denoiser.estimate_noise(image, model).describe())",
         "clean = denoiser.denoise(image, model)                # strength 1: the estimated noise map",
         "gentler = denoiser.denoise(image, model, strength=0.6)  # keep more grain", "```",
+        "", "Outside PyTorch: `denoiser export-onnx photo` writes `model.onnx` (the denoiser) and `estimator.onnx`",
+        "(the noise map) for onnxruntime; the README's ONNX section shows the blind pipeline around them.",
         "", "## Limitations", "",
         "- The noise estimate reads fine texture (foliage, fabric, hair) partly as noise; lower the strength",
         "  where such detail matters.",
+        "- Mildly correlated noise whose level-to-white ratio falls between 2.1 and 2.7 gets a blend that can",
+        "  under-read it; raise the strength if noise is left.",
         "- Trained on synthetic camera pipelines and one real-pair set (PolyU); very heavy phone noise in the",
         "  dark, banding and hot pixels are outside what it saw.",
         "", "## Data and licence", "",
