@@ -189,7 +189,7 @@ class Raw:
         return rgb_to_cam.to(y), torch.linalg.inv(rgb_to_cam).to(y)
 
     def _gains(self, y: torch.Tensor) -> torch.Tensor:
-        return torch.tensor([self.red_gain, 1.0, self.blue_gain], dtype=y.dtype, device=y.device)[:, None, None] * self.brightness
+        return white_balance_gains(self.red_gain, self.blue_gain, self.brightness, y)
 
     def unprocess(self, y: torch.Tensor) -> torch.Tensor:
         """sRGB (..., 3, H, W) in [0, 1] -> linear camera RGB (before mosaicking)."""
@@ -207,15 +207,25 @@ class Raw:
         if y.shape[-3] != 3:
             raise ValueError("raw camera noise needs RGB images (3 channels)")
         raw = self.unprocess(y)
-        masks = bayer_masks(*y.shape[-2:], y.dtype, y.device)
-        mosaic = (raw * masks).sum(-3, keepdim=True)  # one sample per pixel
-        std = (self.shot * mosaic + self.read).sqrt()
-        noise = std * _randn(mosaic.shape, y, generator)
-        # Demosaic the noise only: the signal is left exact, the noise gets the camera's correlation.
-        noisy_raw = raw + bilinear_demosaic(noise * masks, masks)
+        noisy_raw = raw + sensor_noise(raw, self.shot, self.read, generator)
         x = (y + blotchy(self.process(noisy_raw) - self.process(raw), int(self.blotch))).clamp(0, 1)
         x = (x * 255).round() / 255  # an 8-bit photo
         return jpeg(x, self.jpeg_quality) if self.jpeg_quality else x
+
+
+def white_balance_gains(red: float, blue: float, brightness: float, like: torch.Tensor) -> torch.Tensor:
+    """(3, 1, 1) per-channel gains from camera RGB to white-balanced, exposed RGB."""
+    return torch.tensor([red, 1.0, blue], dtype=like.dtype, device=like.device)[:, None, None] * brightness
+
+
+def sensor_noise(raw: torch.Tensor, shot: float, read: float, generator: torch.Generator | None) -> torch.Tensor:
+    """Poisson-Gaussian noise (variance shot * x + read) drawn on the RGGB mosaic of linear camera RGB
+    (..., 3, H, W), then demosaicked: only the noise is, so the signal stays exact and the noise gets
+    the camera's correlation."""
+    masks = bayer_masks(*raw.shape[-2:], raw.dtype, raw.device)
+    mosaic = (raw * masks).sum(-3, keepdim=True)  # one sample per pixel
+    noise = (shot * mosaic + read).sqrt() * _randn(mosaic.shape, raw, generator)
+    return bilinear_demosaic(noise * masks, masks)
 
 
 def blotchy(noise: torch.Tensor, block: int) -> torch.Tensor:

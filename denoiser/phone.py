@@ -24,8 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .degrade import (bayer_masks, bilinear_demosaic, camera_matrix, check_quality, check_range, inverse_tone, jpeg,
-                      tone, _randn)
+from .degrade import (camera_matrix, check_quality, check_range, inverse_tone, jpeg, sensor_noise, tone,
+                      white_balance_gains)
 
 
 @dataclass(frozen=True)
@@ -151,8 +151,7 @@ class Phone:
         return _lookup(torch.as_tensor(self.curve[0], dtype=x.dtype, device=x.device), x)
 
     def _gains(self, y: torch.Tensor) -> torch.Tensor:
-        gains = torch.tensor([self.red_gain, 1.0, self.blue_gain], dtype=y.dtype, device=y.device)
-        return gains[:, None, None] * self.brightness
+        return white_balance_gains(self.red_gain, self.blue_gain, self.brightness, y)
 
     def __call__(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """y (..., 3, H, W) clean sRGB in [0, 1] -> the noisy photo, 8-bit values (JPEG'd if set)."""
@@ -166,10 +165,7 @@ class Phone:
         def process(r: torch.Tensor) -> torch.Tensor:
             return self._to_display(torch.einsum("ij,...jhw->...ihw", cam_to_rgb, r * self._gains(r)).clamp(0, 1))
 
-        masks = bayer_masks(*y.shape[-2:], y.dtype, y.device)
-        mosaic = (raw * masks).sum(-3, keepdim=True)
-        noise = (self.shot * mosaic + self.read).sqrt() * _randn(mosaic.shape, y, generator)
-        processed = process(raw + bilinear_demosaic(noise * masks, masks)) - process(raw)
+        processed = process(raw + sensor_noise(raw, self.shot, self.read, generator)) - process(raw)
         processed = sharpen(in_camera_denoise(processed, self.nr_luma, self.nr_chroma), self.sharpen)
         x = ((y + processed).clamp(0, 1) * 255).round() / 255
         return jpeg(x, self.jpeg_quality) if self.jpeg_quality else x
