@@ -14,16 +14,17 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 
 from denoiser.evaluate import evaluate
 from denoiser.hub import unwrap
 from denoiser.model import build_model, count_parameters
 
+from .batching import StepBatches, batches, epoch_steps, patch_schedule
 from .checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import BatchMaker, Example, NoiseSpec, load_clean, load_pairs, split_by_scene
 from .init_sources import load_source
+from .objectives import estimator_loss, learning_rate, loss_fn
 from .report import export_run, write_logs
 
 
@@ -44,39 +45,6 @@ def _device(config: TrainConfig) -> torch.device:
             raise RuntimeError("--device cuda was asked for but CUDA is not available")
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     return torch.device("cpu")
-
-
-def learning_rate(config: TrainConfig, step: int, total: int) -> float:
-    """The schedule as a pure function of the step (so resuming needs no scheduler state)."""
-    if config.warmup and step < config.warmup:
-        return config.lr * (step + 1) / config.warmup
-    progress = min(step / max(total, 1), 1.0)
-    if config.schedule == "cosine":
-        return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * progress))
-    if config.schedule == "step":  # x0.1 at 60% and again at 85% of training
-        return config.lr * (0.1 ** ((progress >= 0.6) + (progress >= 0.85)))
-    return config.lr
-
-
-def loss_fn(kind: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    if kind == "mse":
-        return F.mse_loss(output, target)
-    if kind == "l1":
-        return F.l1_loss(output, target)
-    return torch.sqrt((output - target) ** 2 + 1e-6).mean()  # charbonnier
-
-
-def estimator_loss(estimate: torch.Tensor, target: torch.Tensor, under_weight: float = 0.7) -> torch.Tensor:
-    """CBDNet's asymmetric loss: squared error, with under-estimates weighted `under_weight` and
-    over-estimates 1 - under_weight. Too low a noise map leaves noise in; too high only smooths a
-    little more, which the strength control can undo. The error is taken on log(std + 0.5/255), so a
-    factor of 2 counts the same at sigma 3 as at sigma 50. NaN targets (no known level) are left out."""
-    known = torch.isfinite(target)
-    if not known.any():
-        return estimate.sum() * 0  # keeps the graph (and DDP's gradient hooks) whole
-    error = torch.log(estimate[known] + 0.5 / 255) - torch.log(target[known] + 0.5 / 255)
-    weight = torch.where(error < 0, under_weight, 1 - under_weight)
-    return (weight * error.pow(2)).mean()
 
 
 def initial_weights(model: torch.nn.Module, sources: tuple[str, ...]) -> dict[str, str]:
@@ -119,54 +87,6 @@ def load_data(config: TrainConfig) -> tuple[list[Example], list[Example]]:
         train_pairs, val = split_by_scene(pairs, config.val_fraction)
         return clean + train_pairs, val
     return split_by_scene(clean, config.val_fraction)
-
-
-def patch_schedule(config: TrainConfig, total: int, world: int) -> tuple[int, int, int]:
-    """(first step of the late phase, its patch, its batch). Larger patches late give the network
-    more context to learn from once it has learnt the basics cheaply on small ones; the batch
-    shrinks so each step costs about the same number of pixels."""
-    if not config.late_patch:
-        return total, config.patch, config.batch
-    batch = config.batch * config.patch**2 / config.late_patch**2
-    batch = max(world, round(batch / world) * world)  # every rank gets the same share
-    return round(total * (1 - config.late_fraction)), config.late_patch, batch
-
-
-class StepBatches(torch.utils.data.Dataset):
-    """Item i is the batch of step `first + i` (this rank's share). A batch is a pure function of its
-    step, so worker processes can make them ahead of the optimiser without changing the data."""
-
-    def __init__(self, maker: BatchMaker, late_maker: BatchMaker, late_start: int, shard: range, late_shard: range,
-                 first: int, total: int) -> None:
-        self.maker, self.late_maker, self.late_start = maker, late_maker, late_start
-        self.shard, self.late_shard, self.first, self.total = shard, late_shard, first, total
-
-    def __len__(self) -> int:
-        return max(0, self.total - self.first)
-
-    def __getitem__(self, i: int):
-        step = self.first + i
-        if step >= self.late_start:
-            return self.late_maker.batch(step, self.late_shard)
-        return self.maker.batch(step, self.shard)
-
-
-def batches(dataset: StepBatches, workers: int, pin: bool):
-    """Iterate the batches in step order, made by `workers` processes (0: here, one at a time)."""
-    if workers == 0:
-        return (dataset[i] for i in range(len(dataset)))
-    return iter(torch.utils.data.DataLoader(dataset, batch_size=None, shuffle=False, num_workers=workers,
-                                            pin_memory=pin, prefetch_factor=4, worker_init_fn=_one_thread))
-
-
-def _one_thread(worker_id: int) -> None:
-    torch.set_num_threads(1)  # the workers share the cores; one thread each avoids oversubscription
-
-
-def epoch_steps(examples: list[Example], config: TrainConfig) -> int:
-    """Steps for one epoch: enough patches to cover every training pixel about once."""
-    pixels = sum(e.clean.shape[0] * e.clean.shape[1] for e in examples)
-    return max(1, round(pixels / (config.patch**2 * config.batch)))
 
 
 # ------------------------------------------------------------------ validation

@@ -113,7 +113,7 @@ def test_pairs_keep_geometry_and_scene_split(tiny_data):
 
 
 def test_loss_falls_on_a_fixed_batch(tiny_data):
-    from denoiser_train.loop import loss_fn
+    from denoiser_train.objectives import loss_fn
 
     torch.manual_seed(0)
     examples = load_clean(tiny_data / "clean", 3, 32)
@@ -137,7 +137,7 @@ def latest_state(run: Path) -> dict:
 
 
 def test_clean_run_writes_everything(tiny_data, tmp_path):
-    from denoiser_train.loop import learning_rate
+    from denoiser_train.objectives import learning_rate
 
     out = tmp_path / "run"
     args = [*common(tiny_data, out), "--val-every", 3, "--log-every", 1, "--warmup", 2]
@@ -229,7 +229,7 @@ def test_resume_after_sigterm_matches_an_uninterrupted_run(tiny_data, tmp_path):
 
 
 def test_late_patch_schedule_keeps_pixels_per_step():
-    from denoiser_train.loop import patch_schedule
+    from denoiser_train.batching import patch_schedule
 
     config, _ = parse_args(["--clean", "x", "--steps", "100", "--out", "o", "--patch", "64", "--batch", "32",
                             "--late-patch", "128", "--late-fraction", "0.25"])
@@ -375,7 +375,7 @@ def schedule_config(**overrides) -> TrainConfig:
 
 
 def test_learning_rate_warmup_and_cosine_endpoints():
-    from denoiser_train.loop import learning_rate
+    from denoiser_train.objectives import learning_rate
 
     config = schedule_config(schedule="cosine", warmup=10)
     warm = [learning_rate(config, s, 100) for s in range(10)]
@@ -392,7 +392,7 @@ def test_learning_rate_warmup_and_cosine_endpoints():
 
 
 def test_learning_rate_step_schedule_drops_tenfold_at_60_and_85_percent():
-    from denoiser_train.loop import learning_rate
+    from denoiser_train.objectives import learning_rate
 
     config = schedule_config(schedule="step")
     assert [learning_rate(config, s, 100) for s in (0, 59, 60, 84, 85, 99)] == pytest.approx(
@@ -400,7 +400,7 @@ def test_learning_rate_step_schedule_drops_tenfold_at_60_and_85_percent():
 
 
 def test_charbonnier_loss_is_a_smooth_l1():
-    from denoiser_train.loop import loss_fn
+    from denoiser_train.objectives import loss_fn
 
     target = torch.zeros(4, 3, 8, 8)
     far = torch.full_like(target, 0.5)

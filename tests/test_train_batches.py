@@ -7,7 +7,7 @@ import torch
 
 from denoiser.io import write_image
 from denoiser_train.data import BatchMaker, Example, NoiseSpec, load_clean
-from denoiser_train.loop import StepBatches, batches
+from denoiser_train.batching import StepBatches, batches
 
 
 def _maker(patch: int = 16) -> BatchMaker:

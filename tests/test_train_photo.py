@@ -12,7 +12,8 @@ from denoiser.io import write_image
 from denoiser.model import build_model
 from denoiser_train.config import TrainConfig
 from denoiser_train.data import NoiseSpec
-from denoiser_train.loop import estimator_loss, train
+from denoiser_train.loop import train
+from denoiser_train.objectives import estimator_loss
 
 from conftest import tiny_config
 
