@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from . import png
+from . import io16
 from .files import atomic_write
+from .image_errors import ImageReadError, ImageTooLargeError, ImageWriteError
 from .metadata import Metadata, of_image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".ppm", ".pgm", ".gif")
@@ -44,27 +45,7 @@ _PIL_NAME = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF", "webp": "WEBP", "heic
              "ppm": "PPM"}
 _NO_ALPHA = ("jpeg", "ppm")
 _GRAY_ALPHA_AS_RGBA = ("webp", "heic", "bmp", "gif")  # no gray + alpha mode: written as RGBA
-# EXIF text tags a 16-bit TIFF keeps as baseline TIFF tags: description, make, model, software, date, artist, copyright
-_TIFF_TEXT_TAGS = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298)
 
-
-class ImageReadError(ValueError):
-    """A file that is not a readable image, or one we refuse to read; the message names the file."""
-
-
-class ImageTooLargeError(ImageReadError):
-    """An image above the pixel limit; `pixels` and `limit` let an app word the advice its own way."""
-
-    def __init__(self, name: str, pixels: int, limit: int, size: tuple[int, int] | None = None) -> None:
-        self.name, self.pixels, self.limit, self.size = name, pixels, limit, size
-        dims = f"{size[0]}x{size[1]} = " if size else ""
-        super().__init__(f"{name}: {dims}{pixels:,} pixels exceeds the limit of {limit:,} pixels ({limit / 1e6:g} "
-                         "megapixels); scale or crop it, or set DENOISER_MAX_PIXELS to raise the limit")
-
-
-class ImageWriteError(ValueError):
-    """A file that could not be written (a read-only place, a file where a folder should be); the
-    message names the path the user asked for."""
 
 
 def max_pixels() -> int:
@@ -181,10 +162,10 @@ def read_image_with_metadata(path: str | os.PathLike, limit: int | None = None) 
     try:
         with Image.open(path) as image:
             check_pixel_limit(*image.size, limit=limit, name=str(path))
-            if _is_16bit_colour_png(image):  # Pillow would truncate these to 8 bits
-                return _read_16bit_colour_png(path, image), of_image(image)
-            if _is_16bit_colour_tiff(image):
-                return _read_16bit_colour_tiff(path, image), of_image(image)
+            if io16.is_16bit_colour_png(image):  # Pillow would truncate these to 8 bits
+                return io16.read_16bit_colour_png(path, image), of_image(image)
+            if io16.is_16bit_colour_tiff(image):
+                return io16.read_16bit_colour_tiff(path, image), of_image(image)
             if image.format == "PNG":
                 image.load()  # an eXIf chunk may follow the pixels
             metadata = of_image(image, _keeps_profile(image.mode))  # before a TIFF's load() drops the orientation
@@ -243,7 +224,7 @@ def write_image(path: str | os.PathLike, array: np.ndarray, metadata: Metadata |
 
     def write(tmp: str) -> None:
         if array.dtype == np.uint16 and array.ndim == 3:  # 16-bit colour or gray+alpha: Pillow cannot
-            _write_16bit(tmp, array, kind, metadata, compress_level)
+            io16.write_16bit(tmp, array, kind, metadata, compress_level)
             return
         params: dict = {}
         if kind in LOSSY_FORMATS:
@@ -297,91 +278,6 @@ def _fit(array: np.ndarray, kind: str, name: str) -> np.ndarray:
     if array.ndim == 3 and array.shape[2] == 2 and (kind in _GRAY_ALPHA_AS_RGBA or (kind == "tiff" and array.dtype == np.uint16)):
         array = np.concatenate([np.repeat(array[..., :1], 3, axis=2), array[..., 1:]], axis=2)
     return np.ascontiguousarray(array)
-
-
-def _write_16bit(tmp: str, array: np.ndarray, kind: str, metadata: Metadata, level: int) -> None:
-    if kind == "tiff":
-        _write_16bit_tiff(tmp, array, metadata)
-        return
-    chunks = [png.iccp_chunk(metadata.icc_profile)] if metadata.icc_profile else []
-    chunks += [png.exif_chunk(metadata.exif)] if metadata.exif else []
-    if array.shape[2] == 2:  # gray + alpha (colour type 4): neither Pillow nor OpenCV writes it
-        data = png.encode_gray_alpha_16(array, level, chunks)
-    else:
-        import cv2  # Pillow cannot write 16-bit colour PNG; OpenCV can (it stores BGR order)
-
-        code = cv2.COLOR_RGBA2BGRA if array.shape[2] == 4 else cv2.COLOR_RGB2BGR
-        ok, encoded = cv2.imencode(".png", cv2.cvtColor(array, code), [cv2.IMWRITE_PNG_COMPRESSION, level])
-        if not ok:
-            raise ValueError(f"could not encode a {array.shape} 16-bit PNG")
-        data = png.insert_after_header(encoded.tobytes(), chunks)
-    Path(tmp).write_bytes(data)
-
-
-def _write_16bit_tiff(tmp: str, array: np.ndarray, metadata: Metadata) -> None:
-    import tifffile  # ships with scikit-image
-
-    # tifffile writes no EXIF block: the baseline TIFF tags (camera, date, artist...) carry what they can
-    tags = metadata.tags()
-    text = {k: v for k, v in tags.items() if isinstance(v, str) and k in _TIFF_TEXT_TAGS and v.isascii()}
-    software = text.pop(0x0131, False)
-    tifffile.imwrite(tmp, array, photometric="rgb", iccprofile=metadata.icc_profile, software=software,
-                     metadata=None, extratags=[(k, "s", 0, v, True) for k, v in text.items()])
-
-
-def _is_16bit_colour_png(image: Image.Image) -> bool:
-    """PNG header: bit depth 16 with colour type 2 (RGB), 4 (gray + alpha) or 6 (RGBA); Pillow
-    reads these as 8-bit (16-bit gray alone, type 0, it reads whole as mode I;16)."""
-    if image.format != "PNG":
-        return False
-    image.fp.seek(24)
-    depth, colour_type = image.fp.read(2)
-    return depth == 16 and colour_type in (2, 4, 6)
-
-
-def _read_16bit_colour_png(path: Path, image: Image.Image) -> np.ndarray:
-    import cv2
-
-    array = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if array is None or array.dtype != np.uint16:
-        raise ImageReadError(f"{path}: the 16-bit PNG is truncated or corrupt")
-    image.fp.seek(25)
-    if image.fp.read(1) == b"\x04":  # gray + alpha, which OpenCV expands to BGRA: keep one gray plane
-        array = np.ascontiguousarray(array[..., [0, 3]])
-    else:  # a tRNS colour key comes back from OpenCV as a fourth (alpha) channel
-        array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-    # the EXIF Pillow already has (an eXIf before the pixels); getexif() would decode the whole image to look further
-    orientation = image.getexif().get(0x0112, 1) if "exif" in image.info else 1
-    return _orient(array, orientation)
-
-
-def _is_16bit_colour_tiff(image: Image.Image) -> bool:
-    bits = image.tag_v2.get(258, (8,)) if image.format == "TIFF" else (8,)
-    bits = bits if isinstance(bits, tuple) else (bits,)
-    return len(bits) >= 3 and max(bits) == 16
-
-
-def _read_16bit_colour_tiff(path: Path, image: Image.Image) -> np.ndarray:
-    import tifffile
-
-    array = tifffile.imread(path, key=0)
-    if array.ndim != 3 or array.shape[2] not in (3, 4) or array.dtype != np.uint16:
-        raise ImageReadError(f"{path}: unsupported TIFF layout {array.shape} {array.dtype}")
-    return _orient(array, image.tag_v2.get(274, 1))
-
-
-def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
-    """Apply an EXIF orientation (1-8) to an (H, W, C) array, as ImageOps.exif_transpose does."""
-    ops = {
-        2: lambda a: a[:, ::-1],
-        3: lambda a: a[::-1, ::-1],
-        4: lambda a: a[::-1],
-        5: lambda a: a.transpose(1, 0, 2),
-        6: lambda a: np.rot90(a, -1),
-        7: lambda a: a.transpose(1, 0, 2)[::-1, ::-1],
-        8: lambda a: np.rot90(a, 1),
-    }
-    return np.ascontiguousarray(ops[orientation](array)) if orientation in ops else array
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:

@@ -89,7 +89,7 @@ def test_first_frame_of_animations(tmp_path):
 def test_16bit_path_orients_like_pillow(orientation):
     from PIL import ImageOps
 
-    from denoiser.io import _orient
+    from denoiser.io16 import orient as _orient
 
     array = np.random.default_rng(orientation).integers(0, 255, (5, 7, 3), dtype=np.uint8)
     image = Image.fromarray(array)
