@@ -20,6 +20,7 @@ from PIL import Image
 
 from .io import from_float, pil_to_array, to_float
 from .noise import estimate_sigma
+from .white_noise import chroma_ratio, white_noise_check
 
 DEFAULT_TILE = 1024  # core tile side in pixels; about 1.5 GB peak for the default model
 ProgressFn = Callable[[int, int], None]  # (tiles done, tiles total)
@@ -308,23 +309,7 @@ def _estimate(planes: np.ndarray, model: torch.nn.Module | None, tile: int | Non
     low, median, high = np.percentile(values, [5, 50, 95])
     level, learned_weight = float(median), 1.0
     if model.config.white_noise_check:
-        level, learned_weight = white_noise_check(level, estimate_sigma(planes))
+        level, learned_weight = white_noise_check(level, estimate_sigma(planes), chroma_ratio(planes))
     scale = level / max(float(median), 1e-6)
     return NoiseEstimate(level, float(low) * scale, float(high) * scale, "learned", values.astype(np.float32),
                          learned_weight)
-
-
-# The learned level is calibrated for correlated camera noise and reads white noise 1.5-2.4x too high;
-# the wavelet (white-noise) estimate is right on white noise and reads correlated noise 3-25x too low.
-# Their ratio tells the two apart. Set on validation data: ImageNet-val with AWGN sigma 15-50 gives
-# 1.5-2.0 (sigma 5: up to 2.4), resize-correlated noise 2.9-7.8, SIDD12 3.8-4.5, PolyU's train scenes > 20.
-WHITE_RATIO = (2.1, 2.7)
-
-
-def white_noise_check(learned: float, white: float) -> tuple[float, float]:
-    """(the level to use, the learned level's weight in it) from the learned level and the white-noise
-    estimate (0-255 scale): the white-noise estimate where their ratio says the noise is white (below
-    WHITE_RATIO[0]), the learned level above WHITE_RATIO[1], a linear blend between."""
-    ratio = learned / max(white, 1e-3)
-    weight = float(np.clip((ratio - WHITE_RATIO[0]) / (WHITE_RATIO[1] - WHITE_RATIO[0]), 0.0, 1.0))
-    return weight * learned + (1 - weight) * white, weight

@@ -38,7 +38,7 @@ class ModelConfig:
     estimator: bool = False  # a small noise-map estimator in front (unet with noise_map): blind on real photos
     estimator_width: int = 48  # its channels; it works at 1/16 of the pixels, so it is cheap
     # The estimator's level is calibrated for correlated noise and reads white noise high: denoise() then uses the
-    # wavelet estimate where the noise looks white (denoiser.inference.white_noise_check; thresholds set for photo v2)
+    # wavelet estimate where the noise looks white (denoiser.white_noise; thresholds set for photo v2)
     white_noise_check: bool = False
 
     def __post_init__(self) -> None:

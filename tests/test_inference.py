@@ -177,29 +177,17 @@ def test_self_ensemble_is_the_mean_of_the_eight_transforms(tiny_model):
     assert got.shape == image.shape and np.abs(got - expected).max() < 1e-5
 
 
-def test_white_noise_check_takes_the_wavelet_level_on_white_noise_and_the_learned_one_on_correlated():
-    from denoiser.inference import WHITE_RATIO, white_noise_check
-
-    assert white_noise_check(30.0, 20.0) == (20.0, 0.0)  # ratio 1.5: white noise, the wavelet estimate is right
-    assert white_noise_check(40.0, 10.0) == (40.0, 1.0)  # ratio 4: correlated, the wavelet estimate under-reads
-    middle = (WHITE_RATIO[0] + WHITE_RATIO[1]) / 2
-    level, weight = white_noise_check(middle * 10, 10.0)
-    assert weight == pytest.approx(0.5) and level == pytest.approx((middle * 10 + 10) / 2)
-    assert white_noise_check(5.0, 0.0) == (5.0, 1.0)  # a clean image: no white-noise reading to trust
-    levels = [white_noise_check(r * 10, 10.0)[0] for r in (1.0, 2.0, 2.2, 2.5, 2.7, 3.0)]
-    assert all(a <= b for a, b in zip(levels, levels[1:]))  # continuous and monotone in the learned level
-
-
 def test_a_model_with_the_white_noise_check_gives_the_checked_level(estimator_model):
     """Only a model whose config asks for it (photo v2) has its learned level checked against the
     wavelet estimate; for it, denoise() uses exactly the checked level."""
-    from denoiser.inference import estimate_noise, white_noise_check
+    from denoiser.inference import estimate_noise
     from denoiser.noise import estimate_sigma
+    from denoiser.white_noise import chroma_ratio, white_noise_check
 
     checked = build_model(tiny_config(estimator=True, estimator_width=8, white_noise_check=True)).eval()
     checked.load_state_dict(estimator_model.state_dict())
     image = np.random.default_rng(2).random((40, 48, 3), dtype=np.float32)
     plain, report = estimate_noise(image, estimator_model), estimate_noise(image, checked)
-    level, weight = white_noise_check(plain.sigma, estimate_sigma(image))
+    level, weight = white_noise_check(plain.sigma, estimate_sigma(image), chroma_ratio(image))
     assert report.sigma == pytest.approx(level) and report.learned_weight == weight
     assert np.array_equal(denoise(image, checked), denoise(image, estimator_model, sigma=level))

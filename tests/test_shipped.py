@@ -103,6 +103,23 @@ def test_photo_estimator_does_not_collapse_on_jpeg_compressed_noise():
     assert 0.7 * rms < learned < 1.6 * rms, (rms, learned)
 
 
+def test_photo_does_not_take_jpeg_compressed_white_noise_for_white():
+    """AWGN then JPEG: the fine chroma noise is gone, so the white-noise check keeps the learned level
+    (the wavelet estimate under-reads what JPEG left), and that level denoises better than the
+    wavelet one would. (Before the chroma test, photo v2 took the wavelet level here.)"""
+    from denoiser.evaluate import awgn_jpeg
+    from denoiser.inference import estimate_noise
+    from denoiser.noise import estimate_sigma
+
+    model = shipped("photo")
+    clean = _astronaut()
+    noisy = awgn_jpeg(clean, 25, 0, 0, quality=80)
+    estimate, wavelet = estimate_noise(noisy, model), estimate_sigma(noisy)
+    assert estimate.learned_weight == 1.0 and estimate.sigma > wavelet, (estimate.sigma, wavelet)
+    ours = psnr(clean, denoiser.denoise(noisy, model))
+    assert ours > psnr(clean, denoiser.denoise(noisy, model, sigma=wavelet)) + 0.2
+
+
 def test_photo_strength_is_monotone():
     model = shipped("photo")
     noisy = _raw_noisy(_astronaut(192), 0.008)
