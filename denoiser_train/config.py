@@ -27,7 +27,7 @@ from denoiser.model import ModelConfig, build_model, preset
 LOSSES = ("mse", "l1", "charbonnier")
 SCHEDULES = ("cosine", "step", "constant")
 AUGMENTATIONS = ("flip", "rot90", "hue", "brightness")
-LEVELS = ("auto", "true", "map", "image")
+LEVELS = ("auto", "true", "map", "image", "checked")
 RESUMABLE_OVERRIDES = ("steps", "epochs", "max_minutes", "push_to_hub", "private", "revision", "threads", "workers",
                        "from_checkpoint")
 
@@ -52,7 +52,7 @@ class TrainConfig:
     estimator_loss: float = 1.0  # weight of the noise-map estimator's asymmetric loss (models with an estimator)
     estimator_target: str = "std"  # what the estimator's own loss compares it with: std (the noise's local std, every sample) or white (only white Gaussian samples, whose std is the level the denoiser was trained for; other noise teaches it through the denoiser's loss alone, with --level map or image)
     estimator_only: bool = False  # train only the estimator, end to end through the frozen denoiser: the denoising loss teaches it the noise level that works best (CBDNet's joint training)
-    level: str = "auto"  # the level the denoiser is given in training (models with an estimator): true (the noise's std map), map (the estimator's map, end to end), image (its median per patch, end to end, as denoise() uses it); auto: map with --estimator-only, else true
+    level: str = "auto"  # the level the denoiser is given in training (models with an estimator): true (the noise's std map), map (the estimator's map, end to end), image (its median per patch, end to end, as denoise() uses it), checked (as denoise() with the white-noise check: white Gaussian samples their true std, all others the median of the estimator, which stays frozen, so the check's thresholds keep holding); auto: map with --estimator-only, else true
     channels: int = 3  # 3 for colour, 1 for gray models
     noise_map: bool = True  # give the unet a noise-level-map input (--no-noise-map: fully blind)
     patch: int = 64  # training crop side in pixels
@@ -125,8 +125,8 @@ class TrainConfig:
             problems.append("--estimator-loss must be >= 0")
         if self.level not in LEVELS:
             problems.append(f"--level must be one of {LEVELS}, got {self.level!r}")
-        elif self.estimator_only and self.level == "true":
-            problems.append("--estimator-only learns through the denoiser: --level map or image, not true")
+        elif self.estimator_only and self.level in ("true", "checked"):
+            problems.append(f"--estimator-only learns through the denoiser: --level map or image, not {self.level}")
         if self.clip_grad < 0:
             problems.append("--clip-grad must be >= 0")
         if not 0 <= self.ema < 1:
@@ -186,8 +186,13 @@ class TrainConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
     @property
+    def white_targets_only(self) -> bool:
+        """Whether batches carry a true map for white Gaussian noise only (NaN elsewhere)."""
+        return self.estimator_target == "white" or self.level == "checked"
+
+    @property
     def denoiser_level(self) -> str:
-        """--level with auto resolved: true, map or image."""
+        """--level with auto resolved: true, map, image or checked."""
         if self.level != "auto":
             return self.level
         return "map" if self.estimator_only else "true"

@@ -17,7 +17,7 @@ import torch.distributed as dist
 
 from denoiser.evaluate import evaluate
 from denoiser.hub import unwrap
-from denoiser.model import build_model, count_parameters
+from denoiser.model import build_model, count_parameters, image_level
 
 from .batching import StepBatches, batches, epoch_steps, patch_schedule
 from .checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
@@ -100,7 +100,7 @@ def validate(model, val: list[Example], config: TrainConfig, val_batch) -> dict:
         noisy, clean, sigma_map = (t.to(_model_device(model)) for t in val_batch)
         level = config.denoiser_level if getattr(model, "estimator", None) is not None else "true"
         given = sigma_map if level == "true" else None  # judge the estimator's level, not the true one
-        result = {"val_loss": float(loss_fn(config.loss, model(noisy, given, per_image=level == "image")
+        result = {"val_loss": float(loss_fn(config.loss, model(noisy, given, per_image=level in ("image", "checked"))
                                             if given is None else model(noisy, given), clean))}
     model.train(was_training)
     images = val[: config.val_limit or None]
@@ -241,7 +241,7 @@ def _batch_plan(config: TrainConfig, train_examples: list[Example], noise: Noise
     """(this rank's batches from a given step on, total steps, steps per epoch): the patch schedule
     (larger patches late) over the whole run, each rank taking its share of every global batch."""
     maker = BatchMaker(tuple(train_examples), noise, config.patch, config.augment, config.augment_pairs, config.seed,
-                       config.pairs_weight, white_targets_only=config.estimator_target == "white")
+                       config.pairs_weight, white_targets_only=config.white_targets_only)
     per_epoch = epoch_steps(train_examples, config)
     total = config.steps or math.ceil(config.epochs * per_epoch)
     late_start, late_patch, late_batch = patch_schedule(config, total, world)
@@ -268,7 +268,7 @@ def _validation_batch(config: TrainConfig, val_examples: list[Example], noise: N
 
 def _build(config: TrainConfig, run: Path, is_main: bool, device: torch.device):
     """(model, EMA copy or None, optimizer): the same initial weights on every rank, --init applied (its
-    files' SHA-256 recorded), the denoiser frozen with --estimator-only."""
+    files' SHA-256 recorded), the denoiser frozen with --estimator-only, the estimator with --level checked."""
     torch.manual_seed(config.seed)  # identical initial weights on every rank
     model = build_model(config.architecture())
     if config.init and not config.resume:
@@ -276,11 +276,12 @@ def _build(config: TrainConfig, run: Path, is_main: bool, device: torch.device):
         if is_main:
             (run / "init_sources.json").write_text(json.dumps(hashes, indent=2) + "\n")
     model = model.to(device)
-    if config.estimator_only:
+    if config.estimator_only or config.denoiser_level == "checked":
         if getattr(model, "estimator", None) is None:
-            raise ValueError("--estimator-only needs a model with a noise estimator (e.g. --preset photo)")
-        for name, parameter in model.named_parameters():
-            parameter.requires_grad_(name.startswith("estimator."))
+            raise ValueError(f"--{'estimator-only' if config.estimator_only else 'level checked'} needs a model with "
+                             "a noise estimator (e.g. --preset photo)")
+        for name, parameter in model.named_parameters():  # train one part: the estimator, or the denoiser
+            parameter.requires_grad_(name.startswith("estimator.") == config.estimator_only)
     model.train()
     ema = copy.deepcopy(model).eval().requires_grad_(False) if config.ema else None
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
@@ -295,6 +296,10 @@ def _loss(wrapped, config: TrainConfig, noisy, clean, sigma_map) -> torch.Tensor
     if getattr(network, "estimator", None) is None:
         return loss_fn(config.loss, wrapped(noisy, sigma_map), clean)
     level = config.denoiser_level
+    if level == "checked":  # white samples their true std (a finite map), the others the frozen estimate's median
+        with torch.no_grad():
+            estimated = image_level(network.estimator(noisy)).expand_as(sigma_map)
+        return loss_fn(config.loss, wrapped(noisy, torch.where(sigma_map.isnan(), estimated, sigma_map)), clean)
     if level != "true":
         output, estimate = wrapped(noisy, None, return_estimate=True, per_image=level == "image")
     else:
