@@ -13,7 +13,7 @@ from denoiser.model import build_model
 from denoiser_train.config import TrainConfig
 from denoiser_train.data import NoiseSpec
 from denoiser_train.loop import train
-from denoiser_train.objectives import estimator_loss
+from denoiser_train.objectives import estimator_loss, loss_fn
 
 from conftest import tiny_config
 
@@ -243,3 +243,35 @@ def test_white_targets_only_keeps_the_map_of_white_noise_alone(photo_setup):
         assert bool(torch.isfinite(sigma_map).all()) is finite and (finite or bool(torch.isnan(sigma_map).all()))
     plain = BatchMaker(examples, NoiseSpec.parse("raw"), 32, (), False, seed=0)
     assert torch.isfinite(plain.batch(0, range(3))[2]).all()
+
+
+def test_level_checked_trains_the_denoiser_and_leaves_the_estimator(photo_setup, tmp_path):
+    run_dir = run(photo_setup, tmp_path / "run", "--level", "checked", "--estimator-loss", "0")
+    before = load_file(photo_setup / "start" / "model.safetensors")
+    after = load_file(run_dir / "model" / "model.safetensors")
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and not any(k.startswith("estimator.") for k in changed)
+    from denoiser_train.config import parse_args
+
+    with pytest.raises(SystemExit):  # checked freezes the estimator: it cannot be the only part trained
+        parse_args(["--clean", "x", "--out", "y", "--steps", "1", "--estimator-only", "--level", "checked"])
+
+
+def test_level_checked_gives_white_samples_their_true_level_and_others_the_estimate(photo_setup):
+    """As denoise() runs with the white-noise check: a finite map (white Gaussian noise) is used as
+    given, a NaN one (any other noise) is replaced by the median of the estimator's map."""
+    from denoiser.model import image_level
+    from denoiser_train.loop import _loss
+
+    torch.manual_seed(0)
+    model = build_model(tiny_config(estimator=True, estimator_width=8)).eval()
+    config = TrainConfig(clean=("x",), out="y", level="checked", estimator_loss=0.0)
+    noisy, clean = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    sigma_map = torch.full((2, 1, 32, 32), 0.1)
+    sigma_map[1] = float("nan")
+    with torch.no_grad():
+        level = image_level(model.estimator(noisy))[1:].expand(-1, 1, 32, 32)
+        given = torch.cat([sigma_map[:1], level])
+        expected = loss_fn(config.loss, model(noisy, given), clean)
+        assert _loss(model, config, noisy, clean, sigma_map).item() == pytest.approx(expected.item(), rel=1e-6)
+    assert config.white_targets_only
