@@ -128,3 +128,20 @@ def test_blotchy_raw_noise_keeps_its_local_level_and_grows_its_grain():
     assert neighbour_correlation(blotchy) > neighbour_correlation(fine) + 0.1
     with pytest.raises(ValueError, match="blotch"):
         Raw(0.005, 1e-5, blotch=0)
+
+
+def test_mhc_demosaic_is_exact_on_smooth_images_and_keeps_more_fine_noise_than_bilinear():
+    from denoiser.degrade import bayer_masks, mhc_demosaic, sensor_noise
+
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 48), torch.linspace(0, 1, 48), indexing="ij")
+    smooth = torch.stack([0.2 + 0.5 * xx, 0.3 + 0.4 * yy, 0.6 - 0.3 * xx])  # linear ramps: both are exact inside
+    masks = bayer_masks(48, 48, torch.float32)
+    inner = (slice(None), slice(4, -4), slice(4, -4))
+    assert torch.allclose(mhc_demosaic(smooth * masks)[inner], smooth[inner], atol=1e-5)
+    assert torch.equal(mhc_demosaic(smooth * masks) * masks, smooth * masks)  # sampled values kept as they are
+    raw = torch.full((3, 96, 96), 0.4)
+    bilinear, sharp = (sensor_noise(raw, 0.01, 1e-4, gen(), sharpness=s) for s in (0.0, 1.0))
+    assert torch.equal(bilinear, sensor_noise(raw, 0.01, 1e-4, gen()))  # 0: bilinear, as Raw has always had it
+    assert neighbour_correlation(sharp) < neighbour_correlation(bilinear) - 0.2  # whiter: less correlated
+    half = sensor_noise(raw, 0.01, 1e-4, gen(), sharpness=0.5)
+    assert torch.allclose(half, (bilinear + sharp) / 2, atol=1e-6)  # a linear blend of the two

@@ -75,3 +75,21 @@ def test_noise_spec_needs_the_tables(tmp_path):
     spec = NoiseSpec.parse("phone:1e-3-1e-2", camera_tables=data_dir("camera"))
     model = spec.sample(np.random.default_rng(0))
     assert isinstance(model, Phone) and 1e-3 <= model.shot <= 1e-2
+
+
+def test_sampled_phone_noise_is_about_as_correlated_as_sidd():
+    """SIDD12's real phone noise (tools/noise_stats.py, median over its 12 pairs): neighbour correlation
+    0.48, a third of the power above half Nyquist. Bilinear demosaicking alone gave 0.70 and 0.15;
+    the sampler's demosaicking and noise-reduction ranges must keep the noise near SIDD's."""
+    tables = CameraTables.load(data_dir("camera"))
+    clean = torch.full((3, 128, 128), 0.45)
+    correlations, high_shares = [], []
+    for seed in range(8):
+        noise = sample_phone(5e-3, np.random.default_rng(seed), tables)(clean, torch.Generator().manual_seed(seed)) - clean
+        a, b = noise[..., :, :-1].flatten(), noise[..., :, 1:].flatten()
+        correlations.append(float(torch.corrcoef(torch.stack([a, b]))[0, 1]))
+        power = torch.fft.fft2(noise - noise.mean((-2, -1), keepdim=True)).abs().pow(2).sum(0)
+        f = torch.fft.fftfreq(128).abs()
+        high_shares.append(float(power[torch.maximum(f[:, None], f[None, :]) > 0.25].sum() / power.sum()))
+    assert 0.3 < np.median(correlations) < 0.65, correlations
+    assert 0.2 < np.median(high_shares) < 0.5, high_shares
