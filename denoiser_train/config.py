@@ -144,11 +144,14 @@ class TrainConfig:
         return self
 
     def architecture(self) -> ModelConfig:
-        """The network this config trains: --model-config's file or the preset, with its channels and noise map."""
+        """The network this config trains: --model-config's file or the preset, with its channels and noise map;
+        with --level checked it is trained as denoise() runs it with the white-noise check, so it asks for it."""
         if self.model_config and not Path(self.model_config).is_file():
             raise FileNotFoundError(f"--model-config {self.model_config}: no such file")
         base = read_config(self.model_config) if self.model_config else preset(self.preset)
-        return dataclasses.replace(base, channels=self.channels, noise_map=self.noise_map and base.arch == "unet")
+        checked = base.white_noise_check or self.level == "checked"
+        return dataclasses.replace(base, channels=self.channels, noise_map=self.noise_map and base.arch == "unet",
+                                   white_noise_check=checked)
 
     def _stride_problems(self) -> list[str]:
         """The network sees patch x patch crops whose sides must be multiples of its stride (the

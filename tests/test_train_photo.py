@@ -251,6 +251,9 @@ def test_level_checked_trains_the_denoiser_and_leaves_the_estimator(photo_setup,
     after = load_file(run_dir / "model" / "model.safetensors")
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed and not any(k.startswith("estimator.") for k in changed)
+    from denoiser.hub import read_config
+
+    assert read_config(run_dir / "model" / "config.json").white_noise_check  # runs as it was trained
     from denoiser_train.config import parse_args
 
     with pytest.raises(SystemExit):  # checked freezes the estimator: it cannot be the only part trained
