@@ -27,10 +27,11 @@ from denoiser.phone import CameraTables, Phone, sample_phone
 
 _DEFAULT_RANGES = {"gaussian": (0.0, 75.0), "poisson": (2.0, 200.0), "salt-pepper": (0.0, 0.1),
                    "mask": (0.0, 0.3), "nlf": (1e-4, 2e-2), "camera": (1e-4, 1.2e-2),
-                   "color-gaussian": (0.0, 75.0), "raw": (1e-4, 1.2e-2), "phone": (2e-4, 2e-2)}
+                   "color-gaussian": (0.0, 75.0), "raw": (1e-4, 1.2e-2), "phone": (2e-4, 2e-2),
+                   "phone-fine": (2e-4, 2e-2)}
 _PARAM = {"gaussian": "sigma", "poisson": "peak", "salt-pepper": "amount", "mask": "fraction", "nlf": "beta1",
-          "camera": "beta1", "color-gaussian": "sigma", "raw": "shot", "phone": "shot"}
-_SCALE_KINDS = ("poisson", "nlf", "camera", "raw", "phone")  # scale parameters: drawn log-uniformly
+          "camera": "beta1", "color-gaussian": "sigma", "raw": "shot", "phone": "shot", "phone-fine": "shot"}
+_SCALE_KINDS = ("poisson", "nlf", "camera", "raw", "phone", "phone-fine")  # scale parameters: drawn log-uniformly
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,8 @@ class NoiseSpec:
     by `denoiser.degrade.sample_color_gaussian`; raw: shot noise through an unprocessed camera
     pipeline, the camera drawn by `denoiser.degrade.sample_raw`; phone: raw-domain shot noise through
     a phone's pipeline (SIDD noise-level functions, real tone curves, in-camera noise reduction,
-    sharpening, JPEG), drawn by `denoiser.phone.sample_phone` from the camera tables)."""
+    sharpening, JPEG), drawn by `denoiser.phone.sample_phone` from the camera tables; phone-fine: the
+    same with finer-grained noise, its demosaicking and noise reduction matched to SIDD12's statistics)."""
 
     kinds: tuple[str, ...]
     ranges: tuple[tuple[float, float], ...]
@@ -65,7 +67,7 @@ class NoiseSpec:
             span = (float(low), float(high)) if low is not None else _DEFAULT_RANGES[kind]
             if not span[0] <= span[1] or not all(math.isfinite(v) for v in span):
                 raise ValueError(f"bad range in noise spec {item!r}: LOW must be <= HIGH")
-            if kind == "phone":
+            if kind.startswith("phone"):
                 Phone(shot=span[1], read=1e-6)  # checks the range's upper end is valid
             else:
                 make_noise(kind, **_params(kind, span[1], 1e-6))
@@ -75,10 +77,10 @@ class NoiseSpec:
         if sum(weights) <= 0:
             raise ValueError(f"noise spec {text!r}: weights must not all be zero")
         tables = None
-        if "phone" in kinds:
+        if {"phone", "phone-fine"} & set(kinds):
             folder = Path(camera_tables) if camera_tables else default_camera_tables()
             if not (folder / "sidd_phone_nlf.csv").is_file():
-                raise ValueError(f"noise kind 'phone' needs the camera tables: {folder} has no sidd_phone_nlf.csv "
+                raise ValueError(f"noise kinds 'phone' and 'phone-fine' need the camera tables: {folder} has no sidd_phone_nlf.csv "
                                  "(pass --camera-tables DIR or set DENOISER_DATA)")
             tables = CameraTables.load(folder)
         return cls(tuple(kinds), tuple(ranges), tuple(w / sum(weights) for w in weights), tables)
@@ -95,8 +97,8 @@ class NoiseSpec:
             return _camera(value, rng)
         if kind == "raw":
             return sample_raw(value, rng)
-        if kind == "phone":
-            return sample_phone(value, rng, self.tables)
+        if kind.startswith("phone"):
+            return sample_phone(value, rng, self.tables, fine=kind == "phone-fine")
         if kind == "color-gaussian":
             return sample_color_gaussian(value, rng)
         beta2 = float(np.exp(rng.uniform(np.log(1e-6), np.log(2e-3))))

@@ -79,17 +79,28 @@ def test_noise_spec_needs_the_tables(tmp_path):
 
 def test_sampled_phone_noise_is_about_as_correlated_as_sidd():
     """SIDD12's real phone noise (tools/noise_stats.py, median over its 12 pairs): neighbour correlation
-    0.48, a third of the power above half Nyquist. Bilinear demosaicking alone gave 0.70 and 0.15;
-    the sampler's demosaicking and noise-reduction ranges must keep the noise near SIDD's."""
+    0.48, a third of the power above half Nyquist. `phone` (bilinear demosaicking, photo v2's noise)
+    is far smoother; `phone-fine`'s demosaicking and noise-reduction ranges must keep the noise near SIDD's."""
     tables = CameraTables.load(data_dir("camera"))
     clean = torch.full((3, 128, 128), 0.45)
+    stats = {}
+    for fine in (True, False):
+        stats[fine] = _correlation_and_high_share(
+            [sample_phone(5e-3, np.random.default_rng(seed), tables, fine=fine)(clean, torch.Generator().manual_seed(seed)) - clean
+             for seed in range(8)])
+    correlation, high_share = stats[True]
+    assert 0.3 < correlation < 0.65 and 0.2 < high_share < 0.5, stats
+    assert stats[False][0] > correlation + 0.1 and stats[False][1] < high_share - 0.1, stats  # phone: smoother
+    assert sample_phone(5e-3, np.random.default_rng(3), tables, fine=False).demosaic == 0  # v2's noise, unchanged
+
+
+def _correlation_and_high_share(noises: list) -> tuple[float, float]:
+    """Medians of the horizontal neighbour correlation and of the power share above half Nyquist."""
     correlations, high_shares = [], []
-    for seed in range(8):
-        noise = sample_phone(5e-3, np.random.default_rng(seed), tables)(clean, torch.Generator().manual_seed(seed)) - clean
+    for noise in noises:
         a, b = noise[..., :, :-1].flatten(), noise[..., :, 1:].flatten()
         correlations.append(float(torch.corrcoef(torch.stack([a, b]))[0, 1]))
         power = torch.fft.fft2(noise - noise.mean((-2, -1), keepdim=True)).abs().pow(2).sum(0)
-        f = torch.fft.fftfreq(128).abs()
+        f = torch.fft.fftfreq(noise.shape[-1]).abs()
         high_shares.append(float(power[torch.maximum(f[:, None], f[None, :]) > 0.25].sum() / power.sum()))
-    assert 0.3 < np.median(correlations) < 0.65, correlations
-    assert 0.2 < np.median(high_shares) < 0.5, high_shares
+    return float(np.median(correlations)), float(np.median(high_shares))

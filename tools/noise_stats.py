@@ -4,7 +4,7 @@ For each real pair, and for each synthetic kind applied to the same clean image 
 noise std (0-255), the chroma / luma std ratio (opponent colour), the correlation of horizontal
 neighbours, and the share of the noise power spectrum above half the Nyquist frequency (white: 0.75).
 
-    python -m tools.noise_stats [--data ../shared/data] [--kinds phone raw color-gaussian]
+    python -m tools.noise_stats [--data ../shared/data] [--kinds phone-fine phone raw color-gaussian]
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tools.noise_stats", description=__doc__.splitlines()[0])
     default = os.environ.get("DENOISER_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
     parser.add_argument("--data", default=str(default))
-    parser.add_argument("--kinds", nargs="+", default=["phone", "raw", "color-gaussian"])
+    parser.add_argument("--kinds", nargs="+", default=["phone-fine", "phone", "raw", "color-gaussian"])
     args = parser.parse_args(argv)
     folder = Path(args.data) / "real" / "SIDD12"
     names = sorted(p.name for p in (folder / "gt").iterdir())
