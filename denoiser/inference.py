@@ -264,15 +264,16 @@ class NoiseEstimate:
     def plain(self) -> str:
         """'Noise: moderate (σ ≈ 7.4, learned estimate; 5.5–10.9 across the image)': the word first,
         the numbers for experts after it."""
-        how = "learned estimate" if self.method == "learned" else "white-noise estimate"
-        how += "; the noise looks white" if self.method == "learned" and self.learned_weight < 0.5 else ""
-        spread = f"; {self.low:.1f}–{self.high:.1f} across the image" if self.high - self.low >= 1 else ""
-        return f"Noise: {noise_word(self.sigma)} (σ ≈ {self.sigma:.1f}, {how}{spread})"
+        return f"Noise: {noise_word(self.sigma)} (σ ≈ {self.sigma:.1f}, {self._how()})"
 
     def describe(self) -> str:
-        if self.method == "learned" and self.high - self.low >= 1:
-            return f"σ ≈ {self.sigma:.1f} (learned estimate; {self.low:.1f}–{self.high:.1f} across the image)"
-        return f"σ ≈ {self.sigma:.1f}" + (" (learned estimate)" if self.method == "learned" else " (white-noise estimate)")
+        """'σ ≈ 7.4 (learned estimate; 5.5–10.9 across the image)': the numbers alone."""
+        return f"σ ≈ {self.sigma:.1f} ({self._how()})"
+
+    def _how(self) -> str:
+        how = "learned estimate" if self.method == "learned" else "white-noise estimate"
+        how += "; the noise looks white" if self.method == "learned" and self.learned_weight < 0.5 else ""
+        return how + (f"; {self.low:.1f}–{self.high:.1f} across the image" if self.high - self.low >= 1 else "")
 
 
 class _EstimatorOnly(torch.nn.Module):

@@ -129,3 +129,12 @@ def test_noise_in_words():
     assert [noise_word(s) for s in (0.5, 3.3, 7.4, 13.3, 23.8)] == ["light", "light", "moderate", "moderate", "heavy"]
     plain = NoiseEstimate(7.4, 5.5, 10.9, "learned").plain()
     assert plain == "Noise: moderate (σ ≈ 7.4, learned estimate; 5.5–10.9 across the image)"
+
+
+def test_plain_and_expert_descriptions_say_the_same():
+    from denoiser.inference import NoiseEstimate
+
+    white = NoiseEstimate(23.1, 10.3, 37.5, "learned", learned_weight=0.0)
+    assert white.describe() == "σ ≈ 23.1 (learned estimate; the noise looks white; 10.3–37.5 across the image)"
+    assert white.plain() == "Noise: heavy (σ ≈ 23.1, learned estimate; the noise looks white; 10.3–37.5 across the image)"
+    assert NoiseEstimate(9.0, 9.0, 9.0, "wavelet").describe() == "σ ≈ 9.0 (white-noise estimate)"
