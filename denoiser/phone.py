@@ -16,8 +16,8 @@ the target is the clean image itself and the network learns to remove noise, not
 from __future__ import annotations
 
 import csv
-import math
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
