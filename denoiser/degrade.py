@@ -252,8 +252,9 @@ def sensor_noise(raw: torch.Tensor, shot: float, read: float, generator: torch.G
     masks = bayer_masks(*raw.shape[-2:], raw.dtype, raw.device)
     mosaic = (raw * masks).sum(-3, keepdim=True)  # one sample per pixel
     noise = (shot * mosaic + read).sqrt() * _randn(mosaic.shape, raw, generator)
-    smooth = bilinear_demosaic(noise * masks, masks)
-    return smooth if sharpness <= 0 else smooth + sharpness * (mhc_demosaic(noise * masks) - smooth)
+    sparse = noise * masks
+    smooth = bilinear_demosaic(sparse, masks)
+    return smooth if sharpness <= 0 else smooth + sharpness * (mhc_demosaic(sparse) - smooth)
 
 
 def blotchy(noise: torch.Tensor, block: int) -> torch.Tensor:

@@ -8,7 +8,7 @@ from denoiser.degrade import jpeg
 from denoiser.white_noise import CHROMA_RATIO, WHITE_RATIO, chroma_ratio, white_noise_check
 
 
-def _smooth_image(seed: int = 0, size: int = 128) -> np.ndarray:
+def _smooth_image(size: int = 128) -> np.ndarray:
     """A smooth colour image (gradients and a soft blob): little fine detail of its own."""
     yy, xx = np.mgrid[0:size, 0:size] / size
     blob = np.exp(-((yy - 0.4) ** 2 + (xx - 0.6) ** 2) * 8)
