@@ -73,6 +73,13 @@ def open_page(browser, url: str, viewport: dict):
     return page
 
 
+def start_first_example(page, expect) -> None:
+    """Pick the first example photo, wait for its noise estimate, and press Denoise."""
+    page.locator("#photo-examples img").first.click()
+    expect(page.locator("#photo-note")).to_contain_text("Noise: ", timeout=RUN_TIMEOUT)
+    page.locator("#denoise-button").click()
+
+
 def shoot(page, name: str, full_page: bool = True) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name), full_page=full_page)
@@ -115,9 +122,7 @@ def test_run_then_failures_leave_nothing_stale(browser, url, sync_api, files):
     expect = sync_api.expect
     page = open_page(browser, url, DESKTOP)
     try:
-        page.locator("#photo-examples img").first.click()
-        expect(page.locator("#photo-note")).to_contain_text("Noise: ", timeout=RUN_TIMEOUT)
-        page.locator("#denoise-button").click()
+        start_first_example(page, expect)
         download = page.locator("#download")
         expect(download).to_be_visible(timeout=RUN_TIMEOUT)
         expect(download).to_contain_text(re.compile(r"cat-indoors-\w+-s1\.00\s*\.png"))  # says which model made it
@@ -211,9 +216,7 @@ def test_phone_layout_reaches_every_tab(browser, url, sync_api):
             assert tab.is_visible() and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
         assert page.locator(".overflow-menu:visible").count() == 0
         shoot(page, "phone-start.png")
-        page.locator("#photo-examples img").first.click()
-        expect(page.locator("#photo-note")).to_contain_text("Noise: ", timeout=RUN_TIMEOUT)
-        page.locator("#denoise-button").click()
+        start_first_example(page, expect)
         expect(page.locator("#download")).to_be_visible(timeout=RUN_TIMEOUT)
         stem = page.locator("#download .stem").first  # the whole file name, not "cat-indoors-ph…"
         assert page.evaluate("(e) => e.scrollWidth <= e.clientWidth + 1", stem.element_handle()), stem.inner_text()

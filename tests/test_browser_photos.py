@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from test_browser import DESKTOP, PHONE, RUN_TIMEOUT, browser, open_page, shoot, sync_api, url  # noqa: F401 - fixtures
+from test_browser import DESKTOP, PHONE, RUN_TIMEOUT, browser, open_page, shoot, start_first_example, sync_api, url  # noqa: F401 - fixtures
 from app_support import clean_image, noisy_image
 from test_cli_formats import photo_file
 
@@ -20,9 +20,7 @@ def test_phone_brings_the_result_into_view(browser, url, sync_api):  # noqa: F81
     expect = sync_api.expect
     page = open_page(browser, url, PHONE)
     try:
-        page.locator("#photo-examples img").first.click()
-        expect(page.locator("#photo-note")).to_contain_text("Noise: ", timeout=RUN_TIMEOUT)
-        page.locator("#denoise-button").click()
+        start_first_example(page, expect)
         assert not page.evaluate(IN_VIEW, "#result-slider")  # below the examples: out of sight
         expect(page.locator("#download")).to_be_visible(timeout=RUN_TIMEOUT)
         page.wait_for_function(f"() => ({IN_VIEW})('#result-slider')", timeout=10_000)
