@@ -24,12 +24,19 @@ TARGETS = {"sidd12": 34.5, "best_strength": (0.9, 1.1), "polyu_psnr": 38.2, "pol
            "jpeg": 28.3, "speedup_vs_ffdnet": 2.0}
 STRENGTHS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5)  # searched per image: is strength 1 the best one?
 ORACLE_SIGMAS = (5, 10, 15, 20, 30, 40, 50, 60)  # the gaussian model told each level: what our parts can do
+# Other groups' models on the real-noise tables (never shipped; benchmarks.peers). Each is blind at test
+# time: none saw these test images, but the TM-BSN students learned from noisy photos of the same kind.
+PEER_LABELS = {
+    "pd": "PD-Denoising (the authors' weights and real-image setting, measured here)",
+    "tmbsn-sidd": "TM-BSN student, SIDD (self-supervised on SIDD-Medium's noisy phone photos; the authors' weights, measured here)",
+    "tmbsn-dnd": "TM-BSN student, DND (self-supervised on DND's noisy camera photos; the authors' weights, measured here)",
+}
 
 
 def measure_photo(run: Recorder, model, data: Path, others: list, peers: list = ()) -> None:
     """Every evaluation the photo card reports, recorded by `run`. `others`: models (e.g. the
     previous photo model) scored beside it on the real-noise sets and the JPEG row; `peers`: other
-    groups' models, the blind ones (PD-Denoising) scored on the same real-noise inputs."""
+    groups' models, the blind ones (PD-Denoising, the TM-BSN students) scored on the same real-noise inputs."""
     gaussian = load_model("gaussian")
     blind_peers = [p for p in peers if not p.config.noise_map]
     sidd = data / "real" / "SIDD12"
@@ -62,8 +69,8 @@ def _name(record: dict, model_name: str, tuned: dict) -> str:
         return f"**{method}** (this model, blind)"
     if method == "gaussian":
         return "gaussian (σ from the white-noise estimate)"
-    if method == "pd":
-        return "PD-Denoising (the authors' weights and real-image setting, measured here)"
+    if method in PEER_LABELS:
+        return PEER_LABELS[method]
     return f"{method} (blind)"
 
 

@@ -5,7 +5,9 @@ any stated target beside them (met or missed)."""
 from __future__ import annotations
 
 DESCRIPTIONS = {"DnCNN": "DnCNN (17×64, random weights)", "ffdnet": "FFDNet (the authors' weights)",
-                "pd": "PD-Denoising (the authors' weights, five passes)"}
+                "pd": "PD-Denoising (the authors' weights, five passes)",
+                "tmbsn-sidd": "TM-BSN student, SIDD (the authors' weights; 16 px border)",
+                "tmbsn-dnd": "TM-BSN student, DND (the authors' weights)"}
 
 
 def speed_lines(speed: dict, model_name: str, targets: dict[str, float] | None = None) -> list[str]:

@@ -207,3 +207,59 @@ def test_readme_load_test_figures_are_the_kept_record():
     record = json.loads(RECORD.read_text())
     assert block == render_block(record)
     assert record["result"]["failures"] == 0 and "photo" in record["result"]["model"]
+
+
+def test_photo_card_lists_the_tmbsn_students_on_both_real_noise_tables_and_in_the_speed_table(tmp_path):
+    """The self-supervised peers appear beside ours with their PSNR / SSIM on SIDD12 and PolyU test, and
+    with their speed and fastest layout; `pd` keeps its own row."""
+    def rec(method, dataset, psnr, ssim, n):
+        return {"method": method, "dataset": dataset, "sigma": None, "psnr": psnr, "ssim": ssim, "n": n}
+
+    def net(mp, layout):
+        return {"mp_per_s": mp, "layout": layout, "by_layout": {"NCHW": mp / 2, layout: mp}}
+
+    results = photo_results()
+    results["sidd12"] += [rec("tmbsn-sidd", "SIDD12", 37.0, 0.9123, 12), rec("tmbsn-dnd", "SIDD12", 36.19, 0.9051, 12)]
+    results["polyu"] += [rec("tmbsn-sidd", "PolyU-test", 36.59, 0.949, 34), rec("tmbsn-dnd", "PolyU-test", 36.61, 0.95, 34)]
+    results["speed"]["networks"] = {"ours": net(1.5, "channels_last"), "tmbsn-sidd": net(0.3, "channels_last"),
+                                    "tmbsn-dnd": net(0.32, "channels_last")}
+    card = render_card(results, tmp_path, "owner/denoiser-photo")
+    sidd, polyu = card.split("## Phone noise")[1].split("## Camera noise")
+    assert "| TM-BSN student, SIDD (self-supervised on SIDD-Medium's noisy phone photos; " in sidd
+    assert "the authors' weights, measured here) | 37.00 | 0.9123 |" in sidd
+    assert "| TM-BSN student, DND (self-supervised on DND's noisy camera photos; the authors' weights, " \
+           "measured here) | 36.19 | 0.9051 |" in sidd
+    assert "measured here) | 36.59 | 0.9490 |" in polyu and "measured here) | 36.61 | 0.9500 |" in polyu
+    assert "| TM-BSN student, SIDD (the authors' weights; 16 px border) | 0.300 | channels_last |" in card
+    assert "| TM-BSN student, DND (the authors' weights) | 0.320 | channels_last | 0.160 | 0.320 | 4.7× as fast |" in card
+
+
+def test_photo_report_runs_the_blind_peers_on_both_real_noise_sets(tmp_path):
+    """measure_photo gives every blind peer (PD-Denoising, the TM-BSN students) the same SIDD12 and PolyU
+    test inputs as ours; a peer that takes a noise level (FFDNet) is only timed."""
+    from types import SimpleNamespace
+
+    from benchmarks.report_photo import measure_photo
+
+    for name in ("SIDD12", "PolyU"):
+        (tmp_path / "real" / name).mkdir(parents=True)
+    calls = []
+
+    class Run:
+        def __call__(self, section, method, **kwargs):
+            calls.append((section, getattr(method, "name", method), kwargs.get("split")))
+
+        def best_per_image(self, *args, **kwargs):
+            pass
+
+        def tuned_on_train(self, *args, **kwargs):
+            pass
+
+    def peer(name, noise_map):
+        return SimpleNamespace(name=name, config=SimpleNamespace(noise_map=noise_map))
+
+    peers = [peer("pd", False), peer("tmbsn-sidd", False), peer("tmbsn-dnd", False), peer("ffdnet", True)]
+    measure_photo(Run(), peer("photo", True), tmp_path, [], peers)
+    for name in ("pd", "tmbsn-sidd", "tmbsn-dnd"):
+        assert ("sidd12", name, None) in calls and ("polyu", name, "test") in calls
+    assert not any(method == "ffdnet" for _, method, _ in calls)
