@@ -52,21 +52,30 @@ def _check_quality(quality: int) -> int:
 
 def cmd_denoise(args: argparse.Namespace) -> int:
     """One photo, or a whole library: denoiser.batch plans, skips what is done, runs an engine."""
-    from .batch import Request, run
+    from .batch import Request, run  # torch-free: the plan's errors (a missing file, an unwritable OUT) come first
     from .batch_work import Settings
-    from .inference import check_sigma, check_strength
 
     if not args.inputs and not args.from_list:
         raise CLIError("name images or folders to denoise (IN), or --from-list FILE")
-    settings = Settings(sigma=None if args.sigma is None else check_sigma(args.sigma),
-                        strength=check_strength(args.strength), ensemble=args.ensemble, tile=args.tile,
+    sigma, strength = args.sigma, args.strength
+    if sigma is not None or strength != 1.0:  # the checks live with torch in inference: only for given values
+        from .inference import check_sigma, check_strength
+
+        sigma = None if sigma is None else check_sigma(sigma)
+        strength = check_strength(strength)
+    settings = Settings(sigma=sigma, strength=strength, ensemble=args.ensemble, tile=args.tile,
                         format=args.format, quality=_check_quality(args.quality), strip_metadata=args.strip_metadata)
     if args.workers is not None and args.workers < 1:
         raise CLIError(f"--workers must be at least 1, got {args.workers}")
     request = Request(inputs=args.inputs, output=args.output, settings=settings, lists=args.from_list or [],
                       glob=args.glob, model=args.model, runtime=args.runtime, overwrite=args.overwrite,
                       engine=args.engine, address=args.address, workers=args.workers)
-    summary = run(request, tile_bar=_tile_bar)
+    stages = _Stages()
+    try:
+        stages.show("planning, loading the model, reading the first photo")
+        summary = run(request, tile_bar=stages.tile_bar)
+    finally:
+        stages.close()
     if summary.done + summary.skipped + len(summary.failed) > 1:
         print(summary.lines()[0])
     for source, reason in summary.failed:
@@ -74,27 +83,52 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     return 2 if summary.failed else 0
 
 
-@contextlib.contextmanager
-def _tile_bar(name: str):
-    """A progress callback for denoise(): a bar of tiles on stderr once an image takes more than
-    one tile (a large photo on a CPU takes a while), gone when it is done."""
-    from tqdm import tqdm
+class _Stages:
+    """What the command is doing, on one line of stderr: a stage ("measuring the noise") while an
+    image has no tiles to count, then a bar of its tiles (a large photo on a CPU takes minutes).
+    The stage line shows on a terminal only; the tile bar, as before, wherever stderr goes."""
 
-    bar = None
+    def __init__(self) -> None:
+        self.bar = None
 
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None and total > 1:
-            bar = tqdm(total=total, desc=name, unit="tile", leave=False)
-        if bar is not None:
-            bar.n = done
-            bar.refresh()
+    def show(self, text: str) -> None:
+        from tqdm import tqdm
 
-    try:
-        yield progress
-    finally:
-        if bar is not None:
-            bar.close()
+        self.close()
+        self.bar = tqdm(total=None, desc=text, bar_format="{desc}…", leave=False, disable=None,
+                        file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    @contextlib.contextmanager
+    def tile_bar(self, name: str):
+        """denoise()'s progress callback for one image (entered once it is read, left once it is
+        denoised; the write goes on in a thread)."""
+        from tqdm import tqdm
+
+        self.show(f"{name}: measuring the noise")
+        tiles = None
+
+        def progress(done: int, total: int) -> None:
+            nonlocal tiles
+            if tiles is None and total > 1:
+                self.close()
+                # initial=done: the rate counts tiles from now, not the first one "in 0 s" (59918 tile/s)
+                tiles = tqdm(total=total, initial=done, desc=f"{name}: denoising", unit="tile", leave=False,
+                             file=sys.stderr)
+            if tiles is not None:
+                tiles.n = done
+                tiles.refresh()
+
+        try:
+            yield progress
+        finally:
+            if tiles is not None:
+                tiles.close()
+            self.show(f"{name}: writing")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -338,14 +372,25 @@ def _add_export_onnx_command(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_export_onnx)
 
 
-def main(argv: list[str] | None = None, prog: str = "denoiser") -> int:
-    from .hub import ModelLoadError
-    from .journal import JournalBusy
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    """The errors printed as one `error:` line. ModelLoadError and JournalBusy are looked up among
+    the modules already loaded: an error raised before denoiser.hub (and torch) loaded cannot be one,
+    and importing it here would cost seconds for `--help` and a mistyped path."""
+    types = [CLIError, image_io.ImageReadError, ValueError, FileNotFoundError]
+    for module, name in (("denoiser.hub", "ModelLoadError"), ("denoiser.journal", "JournalBusy")):
+        if module in sys.modules:
+            types.append(getattr(sys.modules[module], name))
+    return tuple(types)
 
+
+def main(argv: list[str] | None = None, prog: str = "denoiser") -> int:
+    """Run the command line; torch loads only once a command needs a model."""
     args = build_parser(prog).parse_args(argv)
     try:
         return args.func(args)
-    except (CLIError, image_io.ImageReadError, ModelLoadError, ValueError, FileNotFoundError, JournalBusy) as err:
+    except Exception as err:
+        if not isinstance(err, _user_error_types()):
+            raise
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
