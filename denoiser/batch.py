@@ -11,6 +11,7 @@ caller exits non-zero when anything failed, after everything else was written.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 from collections import deque
@@ -21,8 +22,8 @@ from typing import Callable, ContextManager, TextIO
 from . import io as image_io
 from .batch_plan import Job, Plan, PlanError, plan
 from .batch_work import Outcome, Settings, compute, load, read, reason, resolve_model_source, settings_record, write
-from .journal import JournalState, JournalWriter, read_state, sweep_temporaries
-from .storage import LocalStorage, open_location
+from .journal import FOLDER, JournalState, JournalWriter, read_state, sweep_temporaries
+from .storage import LocalStorage, local_path, open_location
 
 TileBar = Callable[[str], ContextManager[Callable[[int, int], None]]]
 
@@ -70,6 +71,8 @@ def run(request: Request, stdout: TextIO | None = None, tile_bar: TileBar | None
         entries = list(storage.walk(out_path, hidden=True)) if storage.kind(out_path) == "dir" else []
         outputs = {e.rel: e.size for e in entries if not any(p.startswith(".") for p in e.rel.split("/"))}
     state = JournalState() if the_plan.single_file else read_state(storage, out_path)
+    if state.warning:
+        print(f"warning: {state.warning}", file=sys.stderr)
     _check_targets(the_plan, outputs, state, request.overwrite, storage, out_path)
 
     source = resolve_model_source(request.model)
@@ -87,7 +90,7 @@ def run(request: Request, stdout: TextIO | None = None, tile_bar: TileBar | None
     with journal or contextlib.nullcontext():
         if journal is not None:
             journal.planned((j.target, j.source) for j in todo)
-            sweep_temporaries(storage, out_path, entries, lambda t: t in pending or state.ours(t))
+            sweep_temporaries(storage, out_path, entries, pending | state.planned | set(state.done))
         bar = tqdm(total=len(todo), desc="denoising", unit=" images", disable=len(todo) == 1, file=sys.stderr)
         lock = threading.Lock()
 
@@ -120,21 +123,46 @@ def run(request: Request, stdout: TextIO | None = None, tile_bar: TileBar | None
         finally:
             bar.close()
     if journal is not None:  # what killed Ray workers left behind (a retried task wrote again)
-        sweep_temporaries(storage, out_path, storage.walk(out_path, hidden=True), lambda t: t in pending)
+        sweep_temporaries(storage, out_path, storage.walk(out_path, hidden=True), pending)
     return summary
 
 
 def _check_targets(the_plan: Plan, outputs: dict[str, int], state: JournalState, overwrite: bool,
                    storage, out_path: str) -> None:
-    """Fail before loading a model or reading a photo: outputs that would replace files that are
-    not ours (no run of ours planned them) need --overwrite, and the folders must take files."""
-    foreign = [j.target for j in the_plan.jobs if j.target in outputs and not state.ours(j.target)]
+    """Fail before loading a model or reading a photo: an output whose folder inside OUT is a link
+    is refused (the write would land outside OUT); outputs that would replace files that are not
+    ours (no run of ours planned them), a link in an output's place included, need --overwrite;
+    and the folders must take files."""
+    local = None if the_plan.single_file else local_path(storage, out_path)
+    links, seen = set(), {}
+    if local is not None:
+        for job in the_plan.jobs + [Job("", "", f"{FOLDER}/x", "", 0, 0)]:  # the journal's folder too
+            link = _link_below(local, job.target, seen)
+            if link == job.target:
+                links.add(job.target)  # replacing it replaces the link itself, never what it points to
+            elif link is not None:
+                raise PlanError(f"{storage.display(storage.join(out_path, link))} is a link inside OUT; "
+                                f"the batch does not write through links (it would write {job.target} elsewhere)")
+    foreign = [j.target for j in the_plan.jobs if (j.target in outputs or j.target in links) and not state.ours(j.target)]
     if foreign and not overwrite:
         first = storage.display(storage.join(out_path, foreign[0]))
         raise PlanError(f"{first} exists ({len(foreign)} output(s) would be replaced); pass --overwrite")
     if isinstance(storage, LocalStorage):
         for target in {storage.parent(storage.join(out_path, j.target)): j.target for j in the_plan.jobs}.values():
             image_io.check_writable(storage.join(out_path, target))
+
+
+def _link_below(folder: str, target: str, seen: dict[str, bool]) -> str | None:
+    """The first part of `target` (a path below `folder` with /) that is a symbolic link, as a path
+    below `folder`; None when no part is one. `seen` remembers each part's answer across calls."""
+    parts = target.split("/")
+    for depth in range(1, len(parts) + 1):
+        rel = "/".join(parts[:depth])
+        if rel not in seen:
+            seen[rel] = os.path.islink(os.path.join(folder, *parts[:depth]))
+        if seen[rel]:
+            return rel
+    return None
 
 
 def run_local(jobs: list[Job], model, settings: Settings, out_root: str, finished: Callable[[Outcome], None],

@@ -20,10 +20,10 @@ import posixpath
 import sys
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from urllib.parse import unquote
+from urllib.parse import quote, unquote, urlsplit
 
 from . import io as image_io
-from .storage import is_uri, open_location
+from .storage import is_uri, local_path, open_location
 
 
 class PlanError(ValueError):
@@ -52,9 +52,12 @@ class Plan:
 
 
 def plan(inputs: list[str], lists: list[str], out: str, requested_format: str, glob: str | None = None) -> Plan:
-    """Find every input and name its output; PlanError for what the user must fix first."""
+    """Find every input and name its output; PlanError for what the user must fix first.
+    Local paths are made absolute here, once: every later step (and a Ray worker in another
+    working folder) sees the same locations."""
     found: list[tuple[str, str, str, int, int]] = []  # (root, rel, mirrored output path, size, mtime_ns)
     missing: list[tuple[str, str]] = []
+    out = _absolute(out)
     out_storage, out_path = open_location(out)
     for item in inputs:
         found += _from_argument(item, glob, out_storage, out_path)
@@ -72,13 +75,44 @@ def plan(inputs: list[str], lists: list[str], out: str, requested_format: str, g
                             "drop one")
         root, rel, _, size, mtime = found[0]
         parent, name = out.rstrip("/").rsplit("/", 1) if is_uri(out) else os.path.split(out_path)
-        return Plan([Job(root, rel, name, _source(root, rel), size, mtime)], parent, True, missing)
-    if out_storage.kind(out_path) == "file":
-        raise PlanError(f"{out}: exists and is not a folder; with several inputs OUT must be a folder")
-    jobs = [Job(root, rel, _output_name(mirrored, requested_format), _source(root, rel), size, mtime)
-            for root, rel, mirrored, size, mtime in found]
-    _check_clashes(jobs)
-    return Plan(jobs, out, False, missing)
+        the_plan = Plan([Job(root, rel, name, _source(root, rel), size, mtime)], parent, True, missing)
+    else:
+        if out_storage.kind(out_path) == "file":
+            raise PlanError(f"{out}: exists and is not a folder; with several inputs OUT must be a folder")
+        jobs = [Job(root, rel, _output_name(mirrored, requested_format), _source(root, rel), size, mtime)
+                for root, rel, mirrored, size, mtime in found]
+        _check_clashes(jobs)
+        the_plan = Plan(jobs, out, False, missing)
+    _check_inside_and_apart(the_plan)
+    return the_plan
+
+
+def _absolute(location: str) -> str:
+    return location if is_uri(location) else os.path.abspath(os.path.expanduser(location))
+
+
+def _check_inside_and_apart(the_plan: Plan) -> None:
+    """Every output stays below OUT (a target is a plain relative path: no '..', no absolute path),
+    and no output is one of the inputs (OUT = IN, or IN inside OUT, would denoise a photo in place
+    and again on every rerun)."""
+    for job in the_plan.jobs:
+        parts = job.target.split("/")
+        if job.target.startswith("/") or any(part in ("", ".", "..") for part in parts):
+            raise PlanError(f"{job.source}: its output {job.target!r} would not be inside {the_plan.out_root}; "
+                            "refusing to write outside OUT")
+    inputs = {_identity(job.root, job.rel) for job in the_plan.jobs}
+    for job in the_plan.jobs:
+        if _identity(the_plan.out_root, job.target) in inputs:
+            raise PlanError(f"{job.source}: its output would replace this input (OUT holds the inputs); "
+                            "write into another folder")
+
+
+def _identity(root: str, rel: str) -> str:
+    """One spelling per file: the resolved path (links followed) of a local file, else the URI."""
+    storage, path = open_location(root)
+    full = storage.join(path, rel)
+    local = local_path(storage, full)
+    return os.path.realpath(local) if local is not None else storage.display(full)
 
 
 def _source(root: str, rel: str) -> str:
@@ -113,23 +147,35 @@ def _is_image_name(name: str) -> bool:
 
 
 def _from_argument(item: str, glob: str | None, out_storage, out_path: str) -> list[tuple[str, str, str, int, int]]:
-    storage, path = open_location(item)
+    root = _absolute(item)
+    storage, path = open_location(root)
     kind = storage.kind(path)
     if kind == "file":
         entry = storage.stat(path)
-        return [(item, "", entry.rel, entry.size, entry.mtime_ns)]
+        return [(root, "", entry.rel, entry.size, entry.mtime_ns)]
     if kind != "dir":
         raise PlanError(f"{item}: no such file or folder")
-    # an OUT inside IN (photos -o photos/clean) is left out of the walk, or a rerun would read its own outputs
-    inside = posixpath.relpath(out_path, path) if type(out_storage) is type(storage) else None
-    skip = None if inside is None or inside.startswith("..") or inside == "." else inside.replace(os.sep, "/") + "/"
+    # an OUT inside IN (photos -o photos/clean) is left out of the walk, or a rerun would read its own
+    # outputs; OUT = IN is refused, or every run would denoise the photos again
+    skip, inside = None, None
+    out_local, in_local = local_path(out_storage, out_path), local_path(storage, path)
+    if out_local is not None and in_local is not None:  # links resolved: another spelling is the same folder
+        inside = os.path.relpath(os.path.realpath(out_local), os.path.realpath(in_local)).replace(os.sep, "/")
+    elif type(out_storage) is type(storage) and getattr(out_storage, "fs", None) == getattr(storage, "fs", None):
+        inside = posixpath.relpath(out_path, path)
+    if inside is not None:
+        if inside == ".":
+            raise PlanError(f"{item}: OUT is this input folder, and the outputs would replace the photos; "
+                            "write into another folder")
+        if inside != ".." and not inside.startswith("../"):
+            skip = inside + "/"
     found = []
     for entry in storage.walk(path):
         if not _is_image_name(entry.rel) or (skip and entry.rel.startswith(skip)):
             continue
         if glob and not PurePosixPath(entry.rel.lower()).match(glob.lower()):
             continue
-        found.append((item, entry.rel, entry.rel, entry.size, entry.mtime_ns))
+        found.append((root, entry.rel, entry.rel, entry.size, entry.mtime_ns))
     if not found:
         raise PlanError(f"{item}: no images in this folder" + (f" matching {glob!r}" if glob else ""))
     return found
@@ -149,21 +195,21 @@ def _from_list(list_file: str) -> tuple[list[tuple[str, str, str, int, int]], li
     if len(uris) > 1:
         raise PlanError(f"{list_file}: mixes URIs and plain paths; list one kind")
     if uris == {True}:
-        heads = {e.split("://", 1)[0] + "://" + e.split("://", 1)[1].split("/", 1)[0] for e in entries}
+        parsed = [_list_uri(list_file, e) for e in entries]
+        heads = {head for head, _ in parsed}
         if len(heads) > 1:
             raise PlanError(f"{list_file}: names files in several stores ({', '.join(sorted(heads)[:3])}); "
                             "one list per store")
-        head = heads.pop()
-        paths = ["/" + e[len(head):].lstrip("/") for e in entries]
+        head, paths = heads.pop(), [path for _, path in parsed]
     else:
         head, paths = "", [os.path.abspath(os.path.expanduser(e)) for e in entries]
+    # every path is absolute, decoded and without . or .. by now, so each rel below stays below `shared`
     shared = posixpath.commonpath([posixpath.dirname(p) for p in paths])
-    root = head + shared.rstrip("/") if head else shared
-    storage, root_path = open_location(root or "/")
+    root = head + quote(shared) if head else shared  # a URI again: the store decodes it back to `shared`
+    storage, root_path = open_location(root)
     found, missing = [], []
     for entry, path in zip(entries, paths):
-        rel = path[len(shared):].lstrip("/")
-        rel = unquote(rel) if head else rel  # a URI's %20 is a space in the store's own paths
+        rel = posixpath.relpath(path, shared)
         full = storage.join(root_path, rel)
         if storage.kind(full) != "file":
             missing.append((entry, "no such file"))
@@ -173,3 +219,20 @@ def _from_list(list_file: str) -> tuple[list[tuple[str, str, str, int, int]], li
             info = storage.stat(full)
             found.append((root, rel, rel, info.size, info.mtime_ns))
     return found, missing
+
+
+def _list_uri(list_file: str, entry: str) -> tuple[str, str]:
+    """(scheme://host, the absolute path it names, percent-decoded) for a list's URI entry. A
+    file:// path is normalised as the OS would resolve it; in an object store '..' is no folder,
+    so an entry naming one is refused rather than guessed at."""
+    parts = urlsplit(entry)
+    path = unquote(parts.path)  # decoded before anything looks at its folders: %2e%2e is '..'
+    if not path.startswith("/"):
+        path = "/" + path
+    if parts.scheme.lower() == "file":
+        path = posixpath.normpath(path).replace("//", "/")
+    elif any(part in (".", "..") for part in path.split("/")):
+        raise PlanError(f"{list_file}: {entry} names a '.' or '..' folder; list the file by its own path")
+    if parts.query or parts.fragment:
+        raise PlanError(f"{list_file}: {entry} has a query or fragment (? or #); list plain file URIs")
+    return f"{parts.scheme}://{parts.netloc}", path

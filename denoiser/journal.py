@@ -16,8 +16,10 @@ An output counts as done when its last "done" record names the same source with 
 and mtime, the same model and settings, and the file is there at the recorded size: a changed
 photo, another model or setting, or a deleted output is denoised again.
 
-A killed write can leave a hidden temporary file beside its target (storage.TEMP_NAME); each
-run removes those of its outputs before it starts and after it ends. One run at a time writes
+A killed write can leave a hidden temporary file beside its target (files.temporary_name: one
+name shape for every writer); each run removes those in the folders of its outputs before it
+starts and after it ends. A line that cannot be read (torn by a kill, or garbled) is skipped with
+one warning naming the journal file: the output it recorded is simply denoised again. One run at a time writes
 into a local folder (a lock file); object stores have no lock, so do not start two at once.
 """
 
@@ -29,7 +31,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from .storage import FileEntry, Storage, temp_target
+from .files import is_temporary
+from .storage import FileEntry, Storage
 
 FOLDER = ".denoiser-journal"
 
@@ -45,6 +48,7 @@ class JournalState:
     done: dict[str, dict] = field(default_factory=dict)
     planned: set[str] = field(default_factory=set)
     runs: int = 0
+    warning: str | None = None  # lines that could not be read, in one sentence naming the journal
 
     def ours(self, target: str) -> bool:
         """True when some run of ours planned or wrote `target` (so replacing it needs no --overwrite)."""
@@ -59,26 +63,42 @@ class JournalState:
                 and outputs.get(target) == record.get("output_size"))
 
 
+def _parse(line: str) -> dict | None:
+    """One journal line as a record, None for a line that is not one (torn, garbled, hostile)."""
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):  # bad JSON; an integer past Python's digit limit; deep nesting
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("target"), str) else None
+
+
 def read_state(storage: Storage, out: str) -> JournalState:
-    """Every line of every journal file under `out` (a torn last line, from a kill, is left out)."""
+    """Every line of every journal file under `out`. Lines that cannot be read (a torn last line
+    from a kill, or a garbled one) are skipped, so the outputs they recorded count as not done
+    and are denoised again; state.warning says so, naming the journal file."""
     state = JournalState()
     folder = storage.join(out, FOLDER)
     if storage.kind(folder) != "dir":
         return state
     names = sorted(e.rel for e in storage.walk(folder, hidden=True) if e.rel.endswith(".jsonl") and "/" not in e.rel)
+    unreadable: dict[str, int] = {}
     for name in names:
         state.runs += 1
         for line in storage.read_bytes(storage.join(folder, name)).decode("utf-8", "replace").splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if not isinstance(record, dict) or not isinstance(record.get("target"), str):
+            record = _parse(line) if line.strip() else {}
+            if record is None:
+                unreadable[name] = unreadable.get(name, 0) + 1
+            if not record:
                 continue
             if record.get("event") == "planned":
                 state.planned.add(record["target"])
             elif record.get("event") == "done":
                 state.done[record["target"]] = record
+    if unreadable:
+        first = storage.display(storage.join(folder, next(iter(unreadable))))
+        state.warning = (f"{first}: skipped {sum(unreadable.values())} unreadable journal line(s)"
+                         + (f" (and lines in {len(unreadable) - 1} other journal file(s))" if len(unreadable) > 1 else "")
+                         + "; what they recorded is denoised again")
     return state
 
 
@@ -155,15 +175,15 @@ def _lock(path: str) -> int:
     return fd
 
 
-def sweep_temporaries(storage: Storage, out: str, entries: Iterable[FileEntry], ours) -> int:
-    """Remove the temporary files that interrupted writes of our outputs left under `out`:
-    hidden files named like a temporary (storage.TEMP_NAME) of a target for which ours(target) is
-    True. `entries`: a walk of `out` with hidden files. Returns how many were removed."""
+def sweep_temporaries(storage: Storage, out: str, entries: Iterable[FileEntry], targets: Iterable[str]) -> int:
+    """Remove the temporary files that interrupted writes left under `out`: files named as
+    files.temporary_name names them, in a folder where one of our `targets` (paths under `out`
+    with /) lives. `entries`: a walk of `out` with hidden files. Returns how many were removed."""
+    folders = {target.rpartition("/")[0] for target in targets}
     removed = 0
     for entry in entries:
         folder, _, name = entry.rel.rpartition("/")
-        target = temp_target(name)
-        if target is not None and ours(f"{folder}/{target}" if folder else target):
+        if folder in folders and is_temporary(name):
             storage.remove(storage.join(out, entry.rel))
             removed += 1
     return removed

@@ -19,7 +19,6 @@ import functools
 import os
 import posixpath
 import re
-import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,19 +27,8 @@ from typing import Iterator, Protocol
 import numpy as np
 
 from . import io as image_io
-from .files import fsync_directory
+from .files import fsync_directory, temporary_name
 from .metadata import Metadata
-
-# The temporary names an interrupted write can leave beside its target: `files.atomic_write`'s
-# (tempfile.mkstemp: "." + stem + "." + 8 characters + suffix) and ArrowStorage's, made alike.
-TEMP_NAME = re.compile(r"^\.(?P<stem>.+)\.[a-z0-9_]{8}(?P<suffix>\.[^./]+)?$")
-
-
-def temp_target(name: str) -> str | None:
-    """The file name an interrupted write's temporary file was meant to become, None for other names."""
-    found = TEMP_NAME.match(name)
-    return None if found is None else found["stem"] + (found["suffix"] or "")
-
 
 @dataclass(frozen=True)
 class FileEntry:
@@ -198,12 +186,10 @@ class ArrowStorage:
         return len(data)
 
     def write_bytes(self, path: str, data: bytes) -> None:
-        """Upload under a hidden temporary name beside `path`, then move it into place: the target
-        is never seen half-written (TEMP_NAME matches the temporary name, so a sweep can find it)."""
+        """Upload under a hidden temporary name beside `path` (files.temporary_name, as local writes
+        use, so a sweep can find it), then move it into place: the target is never seen half-written."""
         folder, name = posixpath.split(path)
-        stem, suffix = posixpath.splitext(name)
-        token = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789_") for _ in range(8))
-        tmp = posixpath.join(folder, f".{stem}.{token}{suffix}")
+        tmp = posixpath.join(folder, temporary_name(name))
         self.fs.create_dir(folder, recursive=True)
         try:
             with self.fs.open_output_stream(tmp) as stream:
@@ -233,16 +219,29 @@ def _mtime_ns(info) -> int:
     return 0 if info.mtime_ns is None else int(info.mtime_ns)
 
 
+def local_path(storage: Storage, path: str) -> str | None:
+    """The path on this machine's filesystem for a local folder's or a file:// location's `path`;
+    None for a remote store (where links and realpath mean nothing)."""
+    if isinstance(storage, LocalStorage) or (isinstance(storage, ArrowStorage) and storage.scheme == "file"):
+        return path
+    return None
+
+
 def is_uri(location: str) -> bool:
     """True for a location with a scheme (s3://bucket/key, file:///path), False for a plain path."""
     return re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", location) is not None
 
 
-@functools.lru_cache(maxsize=64)
 def open_location(location: str) -> tuple[Storage, str]:
-    """(storage, path in it) for a plain path or a URI; a URI needs pyarrow (the cluster extra)."""
+    """(storage, path in it) for a plain path (made absolute against the working folder of this
+    call) or a URI; a URI needs pyarrow (the cluster extra)."""
     if not is_uri(location):
         return LocalStorage(), os.path.abspath(os.path.expanduser(location))
+    return _open_uri(location)
+
+
+@functools.lru_cache(maxsize=64)  # a store's client (credentials, region) is made once per URI
+def _open_uri(location: str) -> tuple[Storage, str]:
     try:
         from pyarrow.fs import FileSystem
     except ImportError:

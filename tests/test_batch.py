@@ -177,9 +177,11 @@ def test_the_journal_survives_a_torn_line_owns_what_it_planned_and_sweeps_only_o
     done = [i for i, line in enumerate(lines) if '"done"' in line and "img00" in line][0]
     segment.write_text("".join(lines[:done] + lines[done + 1:]) + lines[done][:25])  # img00: planned, not done
     (out / "img00-rgb8.png").write_bytes(b"half")  # whatever a kill left under the name (never partial, but ours)
-    temporary = out / "set1" / ".img01-rgb16.k2j4h6g8.png"
+    temporary = out / "set1" / ".tmp-denoiser-k2j4h6g8.png"  # as denoiser.files.temporary_name names them
     temporary.write_bytes(b"partial")
-    mine = [out / ".img00-rgb8.png.keep", out / ".notes.x1y2z3w4.txt"]  # not temporaries of our outputs
+    (out / "elsewhere").mkdir()
+    mine = [out / ".img00-rgb8.png.keep", out / ".notes.x1y2z3w4.txt",  # not temporaries of our outputs
+            out / "elsewhere" / ".tmp-denoiser-k2j4h6g8.png"]  # in a folder where we write nothing
     for path in mine:
         path.write_bytes(b"the user's")
     assert denoise(*args) == 0  # no --overwrite needed: the journal planned img00

@@ -115,3 +115,72 @@ def test_a_write_fsyncs_the_file_and_then_its_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "fsync", lambda fd: synced.append(stat.S_ISDIR(os.fstat(fd).st_mode)) or real_fsync(fd))
     atomic_write_bytes(tmp_path / "a.bin", b"x")
     assert synced == [False, True]
+
+
+def record_fsyncs_and_renames(monkeypatch) -> list[tuple]:
+    """Every os.fsync and os.replace, in order, as the kernel sees them: ("fsync", inode, is_dir)
+    and ("replace", inode of the file moved, inode of the target's folder)."""
+    events: list[tuple] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        info = os.fstat(fd)
+        events.append(("fsync", info.st_ino, stat.S_ISDIR(info.st_mode)))
+        return real_fsync(fd)
+
+    def replace(src, dst, *args, **kwargs):
+        events.append(("replace", os.stat(src).st_ino, os.stat(os.path.dirname(os.fspath(dst)) or ".").st_ino))
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    return events
+
+
+def assert_durable(events: list[tuple]) -> None:
+    """One rename; before it an fsync of the very file renamed, after it an fsync of its folder."""
+    renames = [i for i, e in enumerate(events) if e[0] == "replace"]
+    assert len(renames) == 1, events
+    at, (_, moved, folder) = renames[0], events[renames[0]]
+    assert ("fsync", moved, False) in events[:at], f"the file was not fsynced before its rename: {events}"
+    assert ("fsync", folder, True) in events[at + 1:], f"the folder was not fsynced after the rename: {events}"
+
+
+@pytest.mark.parametrize("name, image", [
+    ("a.png", np.zeros((8, 8, 3), np.uint8)), ("b.jpg", np.zeros((8, 8), np.uint8)),
+    ("c.png", np.zeros((8, 8, 3), np.uint16)),  # 16-bit colour PNG: OpenCV's encoder, bytes written by io16
+    ("d.png", np.zeros((8, 8, 2), np.uint16)),  # 16-bit gray + alpha: denoiser.png's own writer
+    ("e.tif", np.zeros((8, 8, 3), np.uint16)),  # tifffile
+], ids=["png", "jpeg", "png16", "png16-gray-alpha", "tiff16"])
+def test_every_image_writer_is_fsynced_before_the_rename_and_the_folder_after(tmp_path, monkeypatch, name, image):
+    """The README's "temporary file, fsync, rename, power cut included", for whatever wrote the bytes."""
+    from denoiser.io import read_image, write_image
+    from denoiser.storage import LocalStorage
+
+    events = record_fsyncs_and_renames(monkeypatch)
+    write_image(tmp_path / name, image)
+    assert_durable(events)
+    events.clear()
+    size = LocalStorage().write_image(str(tmp_path / "batch" / name), image, None, 95)  # what a batch calls
+    assert_durable(events)
+    assert size == (tmp_path / "batch" / name).stat().st_size and read_image(tmp_path / name).shape == image.shape
+
+
+def test_a_writer_that_never_fsyncs_is_fsynced_for_it(tmp_path, monkeypatch):
+    events = record_fsyncs_and_renames(monkeypatch)
+    atomic_write(tmp_path / "a.bin", lambda tmp: Path(tmp).write_bytes(b"x"))
+    assert_durable(events)
+
+
+def test_a_name_as_long_as_the_filesystem_allows_is_written(tmp_path):
+    """The temporary name is short whatever the target's length: a 255-byte name (NAME_MAX) works."""
+    from denoiser.io import read_image, write_image
+
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX")
+    for name in ("t" * limit, "u" * (limit - 4) + ".png", "v" * 252):
+        if name.endswith(".png"):
+            write_image(tmp_path / name, np.zeros((4, 4), np.uint8))
+            assert read_image(tmp_path / name).shape == (4, 4)
+        else:
+            assert atomic_write_text(tmp_path / name, "x").read_text() == "x"
+    assert leftovers(tmp_path) == []
