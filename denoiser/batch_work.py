@@ -62,15 +62,17 @@ def load(source: str, runtime: str, device: str = "cpu"):
 
 
 def model_identity(model) -> dict:
-    """Which network this is, for the journal: its name and the SHA-256 of its weights (an ONNX
-    graph carries the digest of the weights it was exported from)."""
+    """Which network this is, for the journal: its name, and what decides its outputs (the SHA-256
+    of its weights, of its config.json and of the code: onnx_export.output_identity). An ONNX
+    graph carries the digest of the weights it was exported from."""
+    from .onnx_export import output_identity, weights_digest  # imports no onnx package
+
     session = getattr(model, "session", None)
     if session is not None:
         digest = session.get_modelmeta().custom_metadata_map.get("weights_sha256", "")
-        return {"model": model.name, "weights_sha256": digest, "runtime": "onnx"}
-    from .onnx_export import weights_digest  # a digest of the state dict; imports no onnx package
-
-    return {"model": getattr(model, "name", "model"), "weights_sha256": weights_digest(model), "runtime": "torch"}
+        return {"model": model.name, **output_identity(digest, model.config), "runtime": "onnx"}
+    return {"model": getattr(model, "name", "model"), **output_identity(weights_digest(model), model.config),
+            "runtime": "torch"}
 
 
 def settings_record(settings: Settings, model) -> dict:

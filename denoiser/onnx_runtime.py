@@ -10,6 +10,8 @@ a folder is loaded.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Iterator
@@ -18,7 +20,7 @@ import numpy as np
 import torch
 
 from .hub import CONFIG_NAME, ModelLoadError, load_model, read_config
-from .onnx_export import ESTIMATOR_ONNX, MODEL_ONNX, export_onnx, weights_digest
+from .onnx_export import ESTIMATOR_ONNX, MODEL_ONNX, export_onnx, output_identity, weights_digest
 
 
 def _session(path: Path, threads: int | None):
@@ -119,11 +121,13 @@ def cache_dir() -> Path:
 def onnx_model(source: str | os.PathLike | None = None, threads: int | None = None) -> OnnxDenoiser:
     """A model for `denoise()` that runs in onnxruntime: a folder holding model.onnx as it is; anything
     else `load_model` takes (a shipped name, a weights folder, a Hub id) is exported once into
-    `cache_dir()`, under its weights' digest, so new weights of the same name are exported anew."""
+    `cache_dir()`, under a digest of what decides its outputs (weights, config.json, the code:
+    onnx_export.output_identity), so new weights or another config of the same name are exported anew."""
     if source is not None and (Path(source).expanduser() / MODEL_ONNX).is_file():
         return load_onnx(Path(source).expanduser(), threads)
     model = load_model(source)
-    folder = cache_dir() / weights_digest(model)[:32]
+    identity = output_identity(weights_digest(model), model.config)
+    folder = cache_dir() / hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
     if not (folder / CONFIG_NAME).is_file():  # export_onnx writes config.json last: its presence means complete
         try:
             export_onnx(model, folder)
