@@ -198,3 +198,22 @@ def test_a_second_run_into_the_same_folder_is_refused(tmp_path, tiny_model_dir, 
         assert denoise(photos, "-o", tmp_path / "out", "--model", tiny_model_dir) == 2
     assert "another denoiser run is writing into this folder" in capsys.readouterr().err
     assert denoise(photos, "-o", tmp_path / "out", "--model", tiny_model_dir) == 0  # the lock went with it
+
+
+def test_done_means_the_output_at_its_recorded_size_and_the_source_at_its_recorded_mtime(tmp_path, tiny_model_dir,
+                                                                                          capsys):
+    """Two of the facts a "done" record is checked against, each changed alone."""
+    photos = library(tmp_path / "photos", count=3)
+    out = tmp_path / "out"
+    args = [photos, "-o", out, "--model", tiny_model_dir, "--sigma", 10]
+    assert denoise(*args) == 0
+    first = outputs(out)
+    (out / "img00-rgb8.png").write_bytes(first["img00-rgb8.png"][:-7])  # cut short by some other program
+    capsys.readouterr()
+    assert denoise(*args) == 0
+    assert "done 1, skipped 2" in capsys.readouterr().out and outputs(out) == first
+    source = photos / "set1" / "img01-rgb16.png"  # touched, same size: edited in place by another tool
+    info = source.stat()
+    os.utime(source, ns=(info.st_atime_ns, info.st_mtime_ns + 10**9))
+    assert denoise(*args) == 0
+    assert "done 1, skipped 2" in capsys.readouterr().out

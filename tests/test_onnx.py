@@ -89,11 +89,11 @@ def test_graph_matches_pytorch_at_any_batch_and_stride_multiple(blind_pair):
 
 def test_odd_size_through_denoise_matches_pytorch(blind_pair):
     """37 x 53: denoise() pads to the stride and crops, for both runtimes; a given sigma, the learned
-    level (estimator graph + median), a per-pixel map and a strength."""
+    level (estimator graph + median), a per-pixel map, and a strength on either."""
     model, folder = blind_pair
     runtime = load_onnx(folder)
     image = _image(37, 53)
-    for options in ({"sigma": 20.0}, {}, {"per_pixel": True}, {"strength": 1.7}):
+    for options in ({"sigma": 20.0}, {}, {"per_pixel": True}, {"strength": 1.7}, {"per_pixel": True, "strength": 0.4}):
         np.testing.assert_allclose(denoise(image, runtime, **options), denoise(image, model, **options),
                                    atol=TOLERANCE, rtol=0, err_msg=str(options))
     assert estimate_noise(image, runtime).sigma == pytest.approx(estimate_noise(image, model).sigma, abs=1e-3)
