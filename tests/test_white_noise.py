@@ -56,3 +56,23 @@ def test_either_test_saying_correlated_gives_the_learned_level():
     assert weight == pytest.approx(0.5) and level == pytest.approx(25.0)
     levels = [white_noise_check(30.0, 20.0, chroma=c)[0] for c in (1.0, 0.3, 0.25, 0.2, 0.15, 0.0)]
     assert all(a <= b for a, b in zip(levels, levels[1:]))  # continuous and monotone as fine chroma falls
+
+
+def test_the_thresholds_are_the_ones_the_validation_data_set():
+    """Literal numbers from the module's notes, so a moved threshold fails here: resize-correlated
+    noise (learned / wavelet from 2.9) is correlated; AWGN (up to 2.0) is white; JPEG'd AWGN (fine
+    chroma up to 0.09) and PolyU's scenes (up to 0.21) are correlated by their chroma."""
+    assert white_noise_check(29.0, 10.0, 1.0)[1] == 1.0
+    assert white_noise_check(20.0, 10.0, 1.0)[1] == 0.0
+    assert white_noise_check(15.0, 10.0, 0.09)[1] == 1.0
+    assert white_noise_check(15.0, 10.0, 0.2)[1] == pytest.approx(2 / 3)
+    assert white_noise_check(15.0, 10.0, 0.49)[1] == 0.0
+
+
+def test_the_chroma_ratio_is_scaled_to_one_for_white_noise_and_counts_both_chroma_planes():
+    rng = np.random.default_rng(0)
+    white = 0.5 + rng.normal(0, 0.05, (1024, 1024, 3)).astype(np.float32)
+    assert chroma_ratio(white) == pytest.approx(1.0, abs=0.015)  # unscaled, it reads 0.958
+    red = np.full((1024, 1024, 3), 0.5, np.float32)
+    red[..., 0] += rng.normal(0, 0.05, (1024, 1024)).astype(np.float32)  # noise in R alone: Cr >> Cb
+    assert chroma_ratio(red) == pytest.approx(1.153, abs=0.015)  # Cb alone: 0.605
