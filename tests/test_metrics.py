@@ -46,3 +46,24 @@ def test_alpha_is_ignored_and_bad_inputs_raise():
         psnr(ref, ref[:4])
     with pytest.raises(ValueError, match="uint8 or uint16"):
         psnr(ref.astype(np.float32), ref)
+
+
+def test_ssim_uses_population_statistics_in_a_gaussian_window():
+    """Wang et al.'s SSIM written out: Gaussian window σ 1.5 (radius 5), means, variances and the
+    covariance as population statistics (a sample n-1 normalisation reads about 1% different here),
+    averaged over the pixels 5 or more from the border."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(3)
+    ref = rng.integers(0, 256, (40, 48), dtype=np.uint8)
+    noisy = np.clip(ref + rng.normal(0, 40, ref.shape), 0, 255).astype(np.uint8)
+    x, y = ref.astype(np.float64), noisy.astype(np.float64)
+
+    def blur(v):
+        return gaussian_filter(v, 1.5, truncate=3.5, mode="reflect")
+
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    s = (2 * mx * my + c1) * (2 * cxy + c2) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    assert ssim(ref, noisy) == pytest.approx(s[5:-5, 5:-5].mean(), abs=1e-9)
