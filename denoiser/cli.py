@@ -273,6 +273,7 @@ def build_parser(prog: str = "denoiser") -> argparse.ArgumentParser:
     _add_add_noise_command(sub)
     _add_estimate_command(sub)
     _add_export_onnx_command(sub)
+    _add_adapt_command(sub)
     return parser
 
 
@@ -370,6 +371,22 @@ def _add_export_onnx_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", metavar="MODEL", help="shipped name (photo, gaussian), local folder or Hub repo id[@revision]")
     p.add_argument("-o", "--output", metavar="DIR", help="folder to write (default: ./MODEL-onnx)")
     p.set_defaults(func=cmd_export_onnx)
+
+
+def _add_adapt_command(sub: argparse._SubParsersAction) -> None:
+    """The adapt command: fine-tune a model on a folder of noisy photos (the trainer does the work)."""
+    from denoiser_train.adapt import build_parser as adapt_options
+
+    p = sub.add_parser("adapt", help="fine-tune a model on a folder of your own noisy photos (no clean images needed)")
+    adapt_options(p).set_defaults(func=cmd_adapt)
+
+
+def cmd_adapt(args: argparse.Namespace) -> int:
+    from denoiser_train.adapt import adapt
+
+    folder = adapt(args.folder, args.out, minutes=args.minutes, source=args.source, threads=args.threads)
+    print(f"adapted model: {folder} (use it with --model {args.out}; run the same command again to adapt further)")
+    return 0
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:

@@ -77,8 +77,11 @@ def read_config(path: str | os.PathLike) -> ModelConfig:
 
 
 def load_folder(folder: str | os.PathLike, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """Build the model a weights folder describes and load its safetensors strictly (eval mode)."""
+    """Build the model a weights folder describes and load its safetensors strictly (eval mode). A
+    training run's folder (`python -m train --out RUN`, `denoiser adapt -o RUN`) loads its exported RUN/model/."""
     folder = Path(folder)
+    if not (folder / CONFIG_NAME).is_file() and (folder / "model" / CONFIG_NAME).is_file():
+        folder = folder / "model"
     return _load(read_config(folder / CONFIG_NAME), folder / WEIGHTS_NAME, device, name=str(folder))
 
 

@@ -29,7 +29,7 @@ pipeline_tag: image-to-image
 Trained with `python -m train` ({status}: {state.get('step', 0)} steps, {minutes:.1f} minutes).
 
 - Parameters: {count_parameters(model) / 1e6:.2f} M; multiply-adds per pixel: {macs_per_pixel(model) / 1e3:.1f} k
-- Noise: `{config.noise}` on clean data {list(config.clean)}; real pairs {list(config.pairs)}
+- Noise: `{config.noise}` on clean data {list(config.clean)}; real pairs {list(config.pairs)}{_noisy(config)}
 - Loss {config.loss}, Adam lr {config.lr:g} ({config.schedule}), batch {config.batch} of {config.patch}x{config.patch} patches{_late(config)}, EMA {config.ema:g}
 
 ## Validation (last evaluation of this run, held-out scenes)
@@ -61,3 +61,10 @@ def _late(config: TrainConfig) -> str:
     if not config.late_patch:
         return ""
     return f", then {config.late_patch}x{config.late_patch} for the last {config.late_fraction:.0%} of steps"
+
+
+def _noisy(config: TrainConfig) -> str:
+    if not config.noisy:
+        return ""
+    return (f"\n- Noisy photos without references (blind-spot objective at pixel-shuffle stride {config.pd_stride}, "
+            f"weight {config.noisy_weight:g}): {list(config.noisy)}")

@@ -40,6 +40,12 @@ class TrainConfig:
     pairs: tuple[str, ...] = ()  # folders of real pairs: noisy/ + gt/, or the SIDD Data/ layout
     pairs_weight: float = 0.0  # share of patches drawn from --pairs when mixed with --clean (0: by image count)
     pairs_split: str = "all"  # "train": only the train part of the standard scene split (keeps its test part unseen)
+    noisy: tuple[str, ...] = ()  # folders of noisy photos without references (a noisy/ + gt/ folder gives noisy/ only): learnt from by the pixel-shuffle blind-spot objective (denoiser_train.self_supervised)
+    noisy_weight: float = 1.0  # weight of the blind-spot term when mixed with --clean or --pairs (their loss has weight 1)
+    noisy_batch: int = 0  # sub-images per step for the blind-spot term (0: --batch)
+    pd_stride: int = 5  # pixel-shuffle stride of the blind-spot term: sub-image neighbours are this far apart in the photo, beyond the noise's correlation (AP-BSN trains at 5)
+    noisy_level: str = "white"  # the level the denoiser is given on the sub-images: white (their wavelet estimate: their noise is near white, which the check's wavelet branch handles) or learned (the frozen estimator's median)
+    anchor: float = 0.0  # L2-SP: this weight times the squared distance of the trained weights from the starting ones (Li et al., ICML 2018), so a fine-tune on a few photos stays near the model it started from (0: off)
     val: str | None = None  # validation folder (clean images or pairs; ImageNet1000: its fixed ImageNet-val split); default: a split of the data
     val_fraction: float = 0.1  # share of scenes held out when --val is not given
     val_sigmas: tuple[float, ...] = (15.0, 25.0, 50.0)  # AWGN levels for validating on clean images
@@ -88,8 +94,16 @@ class TrainConfig:
         problems = []
         if not self.out and not self.resume:
             problems.append("--out RUN_DIR is required")
-        if not self.clean and not self.pairs and not self.resume:
-            problems.append("give training data with --clean DIR and/or --pairs DIR")
+        if not self.clean and not self.pairs and not self.noisy and not self.resume:
+            problems.append("give training data with --clean DIR, --pairs DIR and/or --noisy DIR")
+        if self.pd_stride < 2:
+            problems.append("--pd-stride must be at least 2 (neighbours 1 px apart share camera noise)")
+        if self.noisy_weight < 0 or self.noisy_batch < 0:
+            problems.append("--noisy-weight and --noisy-batch must be >= 0")
+        if self.anchor < 0:
+            problems.append("--anchor must be >= 0")
+        if self.noisy_level not in ("white", "learned"):
+            problems.append(f"--noisy-level must be white or learned, got {self.noisy_level!r}")
         if self.steps <= 0 and self.epochs <= 0 and not self.resume:
             problems.append("give a length with --steps N or --epochs N")
         if self.pairs_split not in ("all", "train"):

@@ -26,6 +26,7 @@ from .data import BatchMaker, Example, NoiseSpec, load_clean, load_pairs, split_
 from .init_sources import load_source
 from .objectives import estimator_loss, learning_rate, loss_fn
 from .report import export_run, write_logs
+from .self_supervised import NoisyBatchMaker, NoisyImage, blind_spot_loss, load_noisy
 
 
 # ------------------------------------------------------------------ setup helpers
@@ -70,8 +71,13 @@ def initial_weights(model: torch.nn.Module, sources: tuple[str, ...]) -> dict[st
     return hashes
 
 
+def load_noisy_photos(config: TrainConfig) -> list[NoisyImage]:
+    """The --noisy folders' photos (references never read), each big enough for one sub-image."""
+    return [image for folder in config.noisy for image in load_noisy(folder, config.channels, config.patch * config.pd_stride)]
+
+
 def load_data(config: TrainConfig) -> tuple[list[Example], list[Example]]:
-    """Training and validation examples (validation: --val, or a scene-wise split)."""
+    """Training and validation examples (validation: --val, or a scene-wise split; none for --noisy alone)."""
     clean, pairs = [], []
     for folder in config.clean:
         clean += load_clean(folder, config.channels, max(config.patch, config.late_patch), config.clean_downscale)
@@ -86,6 +92,8 @@ def load_data(config: TrainConfig) -> tuple[list[Example], list[Example]]:
     if pairs:  # real pairs are what the model is for: validate on held-out scenes of those only
         train_pairs, val = split_by_scene(pairs, config.val_fraction)
         return clean + train_pairs, val
+    if not clean:  # noisy photos alone: nothing to score against without --val
+        return [], []
     return split_by_scene(clean, config.val_fraction)
 
 
@@ -153,18 +161,20 @@ def train(config: TrainConfig) -> Path:
         (run / "train_config.json").write_text(config.to_json() + "\n")
 
     train_examples, val_examples = load_data(config)
+    noisy_photos = load_noisy_photos(config)
     noise = NoiseSpec.parse(config.noise, config.camera_tables)
-    batches_from, total, per_epoch = _batch_plan(config, train_examples, noise, rank, world)
+    batches_from, total, per_epoch = _batch_plan(config, train_examples, noisy_photos, noise, rank, world)
     val_batch = _validation_batch(config, val_examples, noise)
 
     model, ema, optimizer = _build(config, run, is_main, device)
+    anchor = _anchor_weights(config, run, model, is_main, world)
     state = {"step": 0, "history": [], "seconds": 0.0}
     checkpoint = find_checkpoint(run, config.from_checkpoint) if config.resume else None
     if checkpoint is not None:
         state = load_checkpoint(checkpoint, model, optimizer, ema)
     if is_main:
         print(f"model {model.config.arch}: {count_parameters(model) / 1e6:.2f} M parameters; "
-              f"{len(train_examples)} training / {len(val_examples)} validation images; {total} steps ({per_epoch} "
+              f"{len(train_examples)} training / {len(noisy_photos)} noisy-only / {len(val_examples)} validation images; {total} steps ({per_epoch} "
               f"per epoch) on {device} x{world}; " + (f"resuming at step {state['step']}" if checkpoint else "from scratch"),
               flush=True)
 
@@ -179,8 +189,9 @@ def train(config: TrainConfig) -> Path:
             lr = learning_rate(config, step, total)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            noisy, clean, sigma_map = (t.to(device, non_blocking=True) for t in next(data))
-            loss = _loss(wrapped, config, noisy, clean, sigma_map)
+            loss = _step_loss(wrapped, config, *next(data), device)
+            if anchor:
+                loss = loss + config.anchor * sum((p - anchor[n]).pow(2).sum() for n, p in model.named_parameters() if n in anchor)
             if _agree(not torch.isfinite(loss).item(), world, device):  # never checkpoint a diverged model
                 raise RuntimeError(f"training diverged at step {step + 1} (loss {loss.item()}); the checkpoints in "
                                    f"{run / 'checkpoints'} are from before; try a lower --lr or --clip-grad")
@@ -189,9 +200,10 @@ def train(config: TrainConfig) -> Path:
             state["step"] = step  # the run card and checkpoints read the step from here
             running.append(loss.item())
             progress.update(1)
-            progress.set_postfix(loss=f"{running[-1]:.4g}", lr=f"{lr:.2g}")
-
             elapsed = time.perf_counter() - start
+            budget = {"minutes": f"{elapsed / 60:.1f}/{config.max_minutes:g}"} if config.max_minutes else {}
+            progress.set_postfix(loss=f"{running[-1]:.4g}", lr=f"{lr:.2g}", **budget)
+
             out_of_time = config.max_minutes and elapsed > config.max_minutes * 60
             halt = _agree(stop.requested or bool(out_of_time), world, device)
             if is_main:
@@ -237,19 +249,33 @@ def _start_process(config: TrainConfig) -> tuple[int, int, torch.device]:
     return rank, world, device
 
 
-def _batch_plan(config: TrainConfig, train_examples: list[Example], noise: NoiseSpec, rank: int, world: int):
+def _batch_plan(config: TrainConfig, train_examples: list[Example], noisy_photos: list[NoisyImage], noise: NoiseSpec,
+                rank: int, world: int):
     """(this rank's batches from a given step on, total steps, steps per epoch): the patch schedule
-    (larger patches late) over the whole run, each rank taking its share of every global batch."""
-    maker = BatchMaker(tuple(train_examples), noise, config.patch, config.augment, config.augment_pairs, config.seed,
-                       config.pairs_weight, white_targets_only=config.white_targets_only)
-    per_epoch = epoch_steps(train_examples, config)
+    (larger patches late) over the whole run, each rank taking its share of every global batch; with
+    --noisy, a blind-spot batch beside each supervised one."""
+    maker = late_maker = None
+    noisy_maker = None
+    if train_examples:
+        maker = BatchMaker(tuple(train_examples), noise, config.patch, config.augment, config.augment_pairs,
+                           config.seed, config.pairs_weight, white_targets_only=config.white_targets_only)
+    noisy_pixels = sum(p.image.shape[0] * p.image.shape[1] for p in noisy_photos)
+    if noisy_photos:
+        noisy_maker = NoisyBatchMaker(tuple(noisy_photos), config.patch, config.pd_stride,
+                                      flips=bool({"flip", "rot90"} & set(config.augment)), seed=config.seed)
+    noisy_batch = config.noisy_batch or config.batch
+    if noisy_batch % world:
+        raise ValueError(f"--noisy-batch {noisy_batch} must divide evenly over {world} processes")
+    per_epoch = epoch_steps(train_examples, config, noisy_pixels)
     total = config.steps or math.ceil(config.epochs * per_epoch)
     late_start, late_patch, late_batch = patch_schedule(config, total, world)
-    late_maker = dataclasses.replace(maker, patch=late_patch)
+    if maker is not None:
+        late_maker = dataclasses.replace(maker, patch=late_patch)
 
     def batches_from(first_step: int) -> StepBatches:
         return StepBatches(maker, late_maker, late_start, range(rank, config.batch, world),
-                           range(rank, late_batch, world), first_step, total)
+                           range(rank, late_batch, world), first_step, total, noisy_maker,
+                           range(rank, noisy_batch, world))
 
     return batches_from, total, per_epoch
 
@@ -286,6 +312,40 @@ def _build(config: TrainConfig, run: Path, is_main: bool, device: torch.device):
     ema = copy.deepcopy(model).eval().requires_grad_(False) if config.ema else None
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
     return model, ema, optimizer
+
+
+def _anchor_weights(config: TrainConfig, run: Path, model, is_main: bool, world: int) -> dict[str, torch.Tensor]:
+    """With --anchor, the trainable weights the run started from, by name: saved as RUN/anchor.safetensors
+    when the run starts, read back on resume, so the pull is always towards the same weights."""
+    if not config.anchor:
+        return {}
+    from safetensors.torch import load_file, save_file
+
+    from denoiser.files import atomic_write
+
+    path = run / "anchor.safetensors"
+    if not path.is_file():
+        if config.resume:
+            raise FileNotFoundError(f"{path}: missing; the run's --anchor needs the weights it started from")
+        start = {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
+        if is_main:
+            atomic_write(path, lambda tmp: save_file(start, tmp))
+        if world > 1:
+            dist.barrier()
+    device = next(model.parameters()).device
+    return {n: t.to(device) for n, t in load_file(path).items()}
+
+
+def _step_loss(wrapped, config: TrainConfig, supervised, blind_spot, device: torch.device) -> torch.Tensor:
+    """The step's loss: the supervised term (weight 1) plus --noisy-weight times the blind-spot term."""
+    loss = None
+    if supervised is not None:
+        loss = _loss(wrapped, config, *(t.to(device, non_blocking=True) for t in supervised))
+    if blind_spot is not None:
+        hidden, target, mask = (t.to(device, non_blocking=True) for t in blind_spot)
+        term = blind_spot_loss(wrapped, hidden, target, mask, config.loss, config.noisy_level)
+        loss = config.noisy_weight * term if loss is None else loss + config.noisy_weight * term
+    return loss
 
 
 def _loss(wrapped, config: TrainConfig, noisy, clean, sigma_map) -> torch.Tensor:

@@ -1,0 +1,72 @@
+"""dB against minutes for `denoiser adapt` on a folder of real pairs: adapt on its noisy/ images only (the
+references are never read while adapting), and after each budget score the adapted model on the pairs.
+
+    python -m tools.adapt_curve ../shared/data/real/SIDD12 --minutes 0.5 2 5 10 --out /tmp/adapt-sidd --json curve.json
+
+Budgets are cumulative: 0.5 2 5 means scoring after 0.5, 2 and 5 minutes of adapting in all (the run is
+continued, as a user would by running the command again). The first row is the starting model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+
+def score(model_source: str, pairs: Path) -> tuple[float, float]:
+    """Mean RGB PSNR / SSIM of a model on a pairs folder, blind (the model's own level)."""
+    from denoiser import load_model
+    from denoiser.evaluate import evaluate
+
+    from denoiser_train.init_sources import load_source
+
+    model = load_source(model_source)[0] if "@" in model_source else load_model(model_source)
+    records = evaluate(model, pairs=pairs, dataset=pairs.name)
+    return records[0].psnr, records[0].ssim
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.adapt_curve", description=__doc__.split("\n\n")[0])
+    parser.add_argument("pairs", type=Path, help="a folder with noisy/ and gt/")
+    parser.add_argument("--minutes", type=float, nargs="+", default=[0.5, 2, 5, 10], help="cumulative budgets")
+    parser.add_argument("--out", type=Path, required=True, help="the adapt run folder (continued if it exists)")
+    parser.add_argument("--from", dest="source", default="photo", help="the model adapted")
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="write the rows here")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="replace one of adapt's settings (a TrainConfig field, e.g. lr=3e-6) for a new run")
+    args = parser.parse_args(argv)
+
+    from denoiser_train.adapt import adapt
+    from denoiser_train.config import TrainConfig
+
+    overrides = {}
+    for item in args.set:
+        field, _, value = item.partition("=")
+        overrides[field.replace("-", "_")] = type(getattr(TrainConfig(), field.replace("-", "_")))(value)
+
+    rows = [{"minutes": 0.0, "steps": 0, **dict(zip(("psnr", "ssim"), score(args.source, args.pairs)))}]
+    print(rows[-1], flush=True)
+    done = 0.0
+    for budget in sorted(args.minutes):
+        start = time.perf_counter()
+        model_dir = adapt(args.pairs, args.out, minutes=budget - done, source=args.source, threads=args.threads,
+                          **overrides)
+        done = budget
+        steps = json.loads((args.out / "log.json").read_text())[-1]["step"]
+        psnr, ssim = score(str(model_dir), args.pairs)
+        rows.append({"minutes": budget, "steps": steps, "psnr": psnr, "ssim": ssim,
+                     "wall_minutes": round((time.perf_counter() - start) / 60, 2)})
+        print(rows[-1], flush=True)
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    print("| minutes | steps | PSNR | SSIM |\n|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['minutes']:g} | {row['steps']} | {row['psnr']:.2f} | {row['ssim']:.4f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
