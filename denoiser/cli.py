@@ -384,7 +384,8 @@ def _add_adapt_command(sub: argparse._SubParsersAction) -> None:
 def cmd_adapt(args: argparse.Namespace) -> int:
     from denoiser_train.adapt import adapt
 
-    folder = adapt(args.folder, args.out, minutes=args.minutes, source=args.source, threads=args.threads)
+    folder = adapt(args.folder, args.out, minutes=args.minutes, source=args.source, threads=args.threads,
+                   split=args.split)
     print(f"adapted model: {folder} (use it with --model {args.out}; run the same command again to adapt further)")
     return 0
 

@@ -26,12 +26,12 @@ ADAPT_DEFAULTS = {  # measured on SIDD12's noisy crops (see the README's "Adapt 
 MAX_STEPS = 1_000_000  # "until the time budget": a run this long never finishes on its own
 
 
-def sub_image_side(folder: str | Path, stride: int, largest: int = 48, multiple: int = 8) -> int:
+def sub_image_side(folder: str | Path, stride: int, largest: int = 48, multiple: int = 8, split: str = "all") -> int:
     """The sub-image side q the photos allow: q * stride must fit in most photos, q a multiple of the
     network's stride, at most `largest` (small sub-images keep a CPU step short)."""
     from .self_supervised import noisy_paths
 
-    sides = sorted(min(_size(p)) for p in noisy_paths(folder))
+    sides = sorted(min(_size(p)) for p in noisy_paths(folder, split))
     side = sides[len(sides) // 2] // stride // multiple * multiple  # the median photo fits
     if side < multiple:
         raise ValueError(f"{folder}: the photos are too small to adapt on (the median short side is {sides[len(sides) // 2]} "
@@ -53,7 +53,7 @@ def _size(path: Path) -> tuple[int, int]:
 
 
 def adapt(folder: str | Path, out: str | Path, minutes: float = 10.0, source: str = "photo", threads: int = 0,
-          seed: int = 0, **overrides) -> Path:
+          seed: int = 0, split: str = "all", **overrides) -> Path:
     """Fine-tune `source` on the noisy photos in `folder` for `minutes` (or continue DIR's run); returns
     the weights folder DIR/model. `overrides` replace ADAPT_DEFAULTS (TrainConfig fields) for a new run."""
     from denoiser.files import atomic_write_text
@@ -70,8 +70,9 @@ def adapt(folder: str | Path, out: str | Path, minutes: float = 10.0, source: st
         given = {"max_minutes", "threads"}
         cli = TrainConfig(max_minutes=minutes, threads=threads)
         config = resume_config(out, cli, given)
-        if tuple(config.noisy) != (str(folder),):
-            raise ValueError(f"{out} adapts on {list(config.noisy)}, not {folder}: give another -o DIR")
+        if tuple(config.noisy) != (str(folder),) or config.noisy_split != split:
+            raise ValueError(f"{out} adapts on {list(config.noisy)} (split {config.noisy_split}), not {folder} "
+                             f"(split {split}): give another -o DIR")
         print(f"continuing {out} for {minutes:g} more minutes", flush=True)
     else:
         source_model, _ = load_source(source)
@@ -81,8 +82,8 @@ def adapt(folder: str | Path, out: str | Path, minutes: float = 10.0, source: st
         architecture = out / "source_config.json"
         atomic_write_text(architecture, source_model.config.to_json() + "\n")
         with_build = build_model(source_model.config)  # the network's stride fixes the sub-image side
-        patch = sub_image_side(folder, ADAPT_DEFAULTS["pd_stride"], multiple=with_build.stride)
-        config = TrainConfig(out=str(out), noisy=(str(folder),), init=(source,), model_config=str(architecture),
+        patch = sub_image_side(folder, ADAPT_DEFAULTS["pd_stride"], multiple=with_build.stride, split=split)
+        config = TrainConfig(out=str(out), noisy=(str(folder),), noisy_split=split, init=(source,), model_config=str(architecture),
                              steps=MAX_STEPS, max_minutes=minutes, patch=patch, batch=ADAPT_DEFAULTS["noisy_batch"],
                              threads=threads, seed=seed, augment=("flip", "rot90"),
                              channels=source_model.config.channels, noise_map=source_model.config.noise_map,
@@ -102,4 +103,6 @@ def build_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--from", dest="source", default="photo", metavar="MODEL",
                         help="the model to start from: a shipped name, a weights folder or a Hub id")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    parser.add_argument("--split", choices=("all", "train", "test"), default="all",
+                        help="for a noisy/ + gt/ folder: adapt on the noisy images of this part of the standard scene split")
     return parser

@@ -41,6 +41,7 @@ class TrainConfig:
     pairs_weight: float = 0.0  # share of patches drawn from --pairs when mixed with --clean (0: by image count)
     pairs_split: str = "all"  # "train": only the train part of the standard scene split (keeps its test part unseen)
     noisy: tuple[str, ...] = ()  # folders of noisy photos without references (a noisy/ + gt/ folder gives noisy/ only): learnt from by the pixel-shuffle blind-spot objective (denoiser_train.self_supervised)
+    noisy_split: str = "all"  # with --noisy folders laid out as noisy/ + gt/: all, or the train or test part of the standard scene split
     noisy_weight: float = 1.0  # weight of the blind-spot term when mixed with --clean or --pairs (their loss has weight 1)
     noisy_batch: int = 0  # sub-images per step for the blind-spot term (0: --batch)
     pd_stride: int = 5  # pixel-shuffle stride of the blind-spot term: sub-image neighbours are this far apart in the photo, beyond the noise's correlation (AP-BSN trains at 5)
@@ -102,6 +103,8 @@ class TrainConfig:
             problems.append("--noisy-weight and --noisy-batch must be >= 0")
         if self.anchor < 0:
             problems.append("--anchor must be >= 0")
+        if self.noisy_split not in ("all", "train", "test"):
+            problems.append(f"--noisy-split must be all, train or test, got {self.noisy_split!r}")
         if self.noisy_level not in ("white", "learned"):
             problems.append(f"--noisy-level must be white or learned, got {self.noisy_level!r}")
         if self.steps <= 0 and self.epochs <= 0 and not self.resume:

@@ -73,7 +73,8 @@ def initial_weights(model: torch.nn.Module, sources: tuple[str, ...]) -> dict[st
 
 def load_noisy_photos(config: TrainConfig) -> list[NoisyImage]:
     """The --noisy folders' photos (references never read), each big enough for one sub-image."""
-    return [image for folder in config.noisy for image in load_noisy(folder, config.channels, config.patch * config.pd_stride)]
+    return [image for folder in config.noisy for image in load_noisy(folder, config.channels, config.patch * config.pd_stride,
+                                                                    config.noisy_split)]
 
 
 def load_data(config: TrainConfig) -> tuple[list[Example], list[Example]]:

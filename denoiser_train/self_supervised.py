@@ -41,12 +41,17 @@ class NoisyImage:
     image: np.ndarray
 
 
-def noisy_paths(folder: str | Path) -> list[Path]:
+def noisy_paths(folder: str | Path, split: str = "all") -> list[Path]:
     """The images of a folder of noisy photos, sub-folders included. A folder laid out as pairs
-    (noisy/ + gt/) gives its noisy/ images only: the references are never opened."""
+    (noisy/ + gt/) gives its noisy/ images only: the references are never opened. split "train" or
+    "test" keeps that part of the standard scene split (`denoiser.splits.scene_split`, by file name)."""
+    from denoiser.splits import scene_split
+
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder")
+    if split not in ("all", "train", "test"):
+        raise ValueError(f"split must be all, train or test, got {split!r}")
     root = folder / "noisy" if (folder / "noisy").is_dir() else folder
     paths = []
     for path in sorted(root.rglob("*")):
@@ -57,15 +62,18 @@ def noisy_paths(folder: str | Path) -> list[Path]:
             paths.append(path)
     if not paths:
         raise ValueError(f"{folder}: no images found")
+    if split != "all":
+        kept = set(scene_split([p.name for p in paths])[0 if split == "train" else 1])
+        paths = [p for p in paths if p.name in kept]
     return paths
 
 
-def load_noisy(folder: str | Path, channels: int, min_size: int) -> list[NoisyImage]:
+def load_noisy(folder: str | Path, channels: int, min_size: int, split: str = "all") -> list[NoisyImage]:
     """Every noisy image of a folder (see `noisy_paths`), as `channels` planes; images too small for one
     training sub-image are left out with a note, and a folder with none big enough is an error."""
     from .data import _as_channels
 
-    images = [NoisyImage(str(p), _as_channels(read_image(p), channels)) for p in noisy_paths(folder)]
+    images = [NoisyImage(str(p), _as_channels(read_image(p), channels)) for p in noisy_paths(folder, split)]
     small = [i for i in images if min(i.image.shape[:2]) < min_size]
     if len(small) == len(images):
         raise ValueError(f"{folder}: every image is smaller than {min_size} px (--patch x --pd-stride)")

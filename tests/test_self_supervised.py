@@ -208,3 +208,13 @@ def test_blind_spot_loss_falls_on_real_noisy_photos(tmp_path):
         loss.backward()
         optimizer.step()
     assert held_loss() < 0.85 * before, (before, held_loss())
+
+
+def test_noisy_split_is_the_standard_scene_split(noisy_folder):
+    """--noisy-split / adapt --split take the same images as `evaluate --split` (by name, no reference read)."""
+    from denoiser.splits import pair_paths
+
+    for split in ("train", "test"):
+        assert [p.name for p in noisy_paths(noisy_folder, split)] == [n.name for n, _ in pair_paths(noisy_folder, split)]
+    with pytest.raises(ValueError, match="split must be"):
+        noisy_paths(noisy_folder, "val")

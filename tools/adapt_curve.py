@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 
-def score(model_source: str, pairs: Path) -> tuple[float, float]:
+def score(model_source: str, pairs: Path, split: str = "all") -> tuple[float, float]:
     """Mean RGB PSNR / SSIM of a model on a pairs folder, blind (the model's own level)."""
     from denoiser import load_model
     from denoiser.evaluate import evaluate
@@ -23,7 +23,7 @@ def score(model_source: str, pairs: Path) -> tuple[float, float]:
     from denoiser_train.init_sources import load_source
 
     model = load_source(model_source)[0] if "@" in model_source else load_model(model_source)
-    records = evaluate(model, pairs=pairs, dataset=pairs.name)
+    records = evaluate(model, pairs=pairs, dataset=pairs.name, split=split)
     return records[0].psnr, records[0].ssim
 
 
@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from", dest="source", default="photo", help="the model adapted")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--json", type=Path, help="write the rows here")
+    parser.add_argument("--split", choices=("all", "train", "test"), default="all",
+                        help="adapt on, and score, this part of the pairs' standard scene split")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="replace one of adapt's settings (a TrainConfig field, e.g. lr=3e-6) for a new run")
     args = parser.parse_args(argv)
@@ -47,16 +49,17 @@ def main(argv: list[str] | None = None) -> int:
         field, _, value = item.partition("=")
         overrides[field.replace("-", "_")] = type(getattr(TrainConfig(), field.replace("-", "_")))(value)
 
-    rows = [{"minutes": 0.0, "steps": 0, **dict(zip(("psnr", "ssim"), score(args.source, args.pairs)))}]
+    rows = [{"minutes": 0.0, "steps": 0, **dict(zip(("psnr", "ssim"), score(args.source, args.pairs, args.split)))}]
     print(rows[-1], flush=True)
     done = 0.0
     for budget in sorted(args.minutes):
         start = time.perf_counter()
         model_dir = adapt(args.pairs, args.out, minutes=budget - done, source=args.source, threads=args.threads,
+                          split=args.split,
                           **overrides)
         done = budget
         steps = json.loads((args.out / "log.json").read_text())[-1]["step"]
-        psnr, ssim = score(str(model_dir), args.pairs)
+        psnr, ssim = score(str(model_dir), args.pairs, args.split)
         rows.append({"minutes": budget, "steps": steps, "psnr": psnr, "ssim": ssim,
                      "wall_minutes": round((time.perf_counter() - start) / 60, 2)})
         print(rows[-1], flush=True)
