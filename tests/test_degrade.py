@@ -145,3 +145,37 @@ def test_mhc_demosaic_is_exact_on_smooth_images_and_keeps_more_fine_noise_than_b
     assert neighbour_correlation(sharp) < neighbour_correlation(bilinear) - 0.2  # whiter: less correlated
     half = sensor_noise(raw, 0.01, 1e-4, gen(), sharpness=0.5)
     assert torch.allclose(half, (bilinear + sharp) / 2, atol=1e-6)  # a linear blend of the two
+
+
+def test_mhc_demosaic_matches_malvar_he_cutler_by_hand_on_a_curved_image():
+    """On a quadratic image (where the Laplacian correction matters; on a linear one it is zero), the
+    missing values at a red and a blue site are Malvar, He and Cutler's (ICASSP 2004) formulas written
+    out: bilinear estimate + gain x the sampled channel's Laplacian, gains 1/2 (G at R/B) and 3/4 (R at B,
+    B at R: the diagonal ones)."""
+    from denoiser.degrade import bayer_masks, mhc_demosaic
+
+    y, x = torch.meshgrid(torch.arange(20.0, dtype=torch.float64), torch.arange(20.0, dtype=torch.float64),
+                          indexing="ij")
+    image = torch.stack([0.002 * x**2 + 0.001 * x * y + 0.01 * y,  # R, G, B: different curvatures
+                         0.001 * y**2 - 0.0015 * x * y + 0.02 * x,
+                         0.003 * y**2 + 0.002 * x**2 - 0.01 * x])
+    out = mhc_demosaic(image * bayer_masks(20, 20, torch.float64))
+    R, G, B = image
+
+    def axis2(c, i, j):  # the same channel two pixels away along the axes
+        return (c[i - 2, j] + c[i + 2, j] + c[i, j - 2] + c[i, j + 2]) / 4
+
+    def diagonals(c, i, j):
+        return (c[i - 1, j - 1] + c[i - 1, j + 1] + c[i + 1, j - 1] + c[i + 1, j + 1]) / 4
+
+    def cross(c, i, j):
+        return (c[i - 1, j] + c[i + 1, j] + c[i, j - 1] + c[i, j + 1]) / 4
+
+    i, j = 8, 10  # a red site (RGGB: even row, even column)
+    assert out[2, i, j].item() == pytest.approx((diagonals(B, i, j) + 3 / 4 * (R[i, j] - axis2(R, i, j))).item(), abs=1e-12)
+    assert out[1, i, j].item() == pytest.approx((cross(G, i, j) + 1 / 2 * (R[i, j] - axis2(R, i, j))).item(), abs=1e-12)
+    i, j = 9, 11  # a blue site
+    assert out[0, i, j].item() == pytest.approx((diagonals(R, i, j) + 3 / 4 * (B[i, j] - axis2(B, i, j))).item(), abs=1e-12)
+    assert out[1, i, j].item() == pytest.approx((cross(G, i, j) + 1 / 2 * (B[i, j] - axis2(B, i, j))).item(), abs=1e-12)
+    # the correction is not negligible here: a halved gain would move the value by more than the tolerance
+    assert abs((B[i, j] - axis2(B, i, j)).item()) > 1e-3
