@@ -1,4 +1,5 @@
-"""Realistic photo degradations for training the photo model, each a seeded noise model.
+"""Realistic photo degradations, each a seeded noise model: the noise kinds `color-gaussian` and `raw`
+of `denoiser.noise.make_noise` (add-noise, the app's examples) and of the photo model's training.
 
 - `ColorGaussian`: Gaussian noise whose channels are correlated (as after a camera's colour
   matrix) and, optionally, spatially correlated by a resize (Zhang et al., "Practical Blind
@@ -11,7 +12,8 @@
 Both keep the clean signal exact and degrade only the noise path: the noisy image is
 y + (process(raw + n) - process(raw)), so a network learns to remove noise, not to undo a
 camera pipeline's blur. All randomness comes from the `torch.Generator` (noise) and from the
-fields (camera parameters, drawn by the trainer's seeded sampler), so a sample is reproducible.
+fields (camera parameters, drawn by a seeded sampler such as `sample_raw`), so a sample is reproducible.
+The trainer's own samplers and its phone pipeline live in `denoiser_train` (`data`, `phone`).
 """
 
 from __future__ import annotations
@@ -151,31 +153,6 @@ def bilinear_demosaic(mosaic: torch.Tensor, masks: torch.Tensor) -> torch.Tensor
     return (num / den).reshape(shape)
 
 
-def mhc_demosaic(mosaic: torch.Tensor) -> torch.Tensor:
-    """(..., 3, H, W) sparse RGGB samples -> full colour by Malvar, He and Cutler's gradient-corrected
-    linear interpolation (ICASSP 2004): each missing value is its bilinear estimate plus a share of
-    the sampled channel's Laplacian, so it keeps far more high frequency (and fine noise) than
-    `bilinear_demosaic`; exact on smooth (locally linear) images like it."""
-    g_at_rb = [[0, 0, -1, 0, 0], [0, 0, 2, 0, 0], [-1, 2, 4, 2, -1], [0, 0, 2, 0, 0], [0, 0, -1, 0, 0]]
-    row = [[0, 0, .5, 0, 0], [0, -1, 0, -1, 0], [-1, 4, 5, 4, -1], [0, -1, 0, -1, 0], [0, 0, .5, 0, 0]]
-    diag = [[0, 0, -1.5, 0, 0], [0, 2, 0, 2, 0], [-1.5, 0, 6, 0, -1.5], [0, 2, 0, 2, 0], [0, 0, -1.5, 0, 0]]
-    k = torch.tensor([g_at_rb, row, list(map(list, zip(*row))), diag], dtype=mosaic.dtype, device=mosaic.device) / 8
-    shape = mosaic.shape
-    m = mosaic.reshape(-1, 3, *shape[-2:]).sum(1, keepdim=True)
-    f = F.conv2d(F.pad(m, (2, 2, 2, 2), mode="reflect"), k[:, None])  # (N, 4, H, W)
-    g_rb, at_row, at_col, at_diag = f.unbind(1)
-    m = m[:, 0]
-    out = torch.empty(m.shape[0], 3, *shape[-2:], dtype=m.dtype, device=m.device)
-    r, g, b = out[:, 0], out[:, 1], out[:, 2]
-    # RGGB: R at (0, 0), G at (0, 1) (R row) and (1, 0) (B row), B at (1, 1)
-    for dst, sites in ((r, {(0, 0): m, (0, 1): at_row, (1, 0): at_col, (1, 1): at_diag}),
-                       (g, {(0, 0): g_rb, (0, 1): m, (1, 0): m, (1, 1): g_rb}),
-                       (b, {(0, 0): at_diag, (0, 1): at_col, (1, 0): at_row, (1, 1): m})):
-        for (i, j), src in sites.items():
-            dst[:, i::2, j::2] = src[:, i::2, j::2]
-    return out.reshape(shape)
-
-
 @dataclass(frozen=True)
 class Raw:
     """Sensor noise through an unprocessed camera pipeline (see the module docstring).
@@ -243,18 +220,20 @@ def white_balance_gains(red: float, blue: float, brightness: float, like: torch.
     return torch.tensor([red, 1.0, blue], dtype=like.dtype, device=like.device)[:, None, None] * brightness
 
 
-def sensor_noise(raw: torch.Tensor, shot: float, read: float, generator: torch.Generator | None,
-                 sharpness: float = 0.0) -> torch.Tensor:
+def mosaic_noise(raw: torch.Tensor, shot: float, read: float,
+                 generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Poisson-Gaussian noise (variance shot * x + read) drawn on the RGGB mosaic of linear camera RGB
-    (..., 3, H, W), then demosaicked: only the noise is, so the signal stays exact and the noise gets
-    the camera's correlation. sharpness in [0, 1] blends bilinear (0) and gradient-corrected (1,
-    `mhc_demosaic`) demosaicking: cameras differ, and the second leaves whiter noise."""
+    (..., 3, H, W): (the samples in their own channel, zero elsewhere (..., 3, H, W); the (3, H, W)
+    masks), for a demosaicker. Only the noise is mosaicked, so the signal stays exact."""
     masks = bayer_masks(*raw.shape[-2:], raw.dtype, raw.device)
     mosaic = (raw * masks).sum(-3, keepdim=True)  # one sample per pixel
     noise = (shot * mosaic + read).sqrt() * _randn(mosaic.shape, raw, generator)
-    sparse = noise * masks
-    smooth = bilinear_demosaic(sparse, masks)
-    return smooth if sharpness <= 0 else smooth + sharpness * (mhc_demosaic(sparse) - smooth)
+    return noise * masks, masks
+
+
+def sensor_noise(raw: torch.Tensor, shot: float, read: float, generator: torch.Generator | None) -> torch.Tensor:
+    """`mosaic_noise` bilinearly demosaicked (..., 3, H, W): the noise gets the camera's correlation."""
+    return bilinear_demosaic(*mosaic_noise(raw, shot, read, generator))
 
 
 def blotchy(noise: torch.Tensor, block: int) -> torch.Tensor:
@@ -273,6 +252,7 @@ def blotchy(noise: torch.Tensor, block: int) -> torch.Tensor:
     return up.reshape(noise.shape)
 
 
+# Here, not in denoiser_train: the app's example photos draw their camera from it too.
 def sample_raw(shot: float, rng: np.random.Generator, jpeg_probability: float = 0.5) -> Raw:
     """A random camera for shot-noise level `shot` (read noise tied to it as measured over real
     sensors by Brooks et al.: log read = 2.18 log shot + 1.2 + N(0, 0.26)); JPEG quality 30-95
@@ -288,26 +268,3 @@ def sample_raw(shot: float, rng: np.random.Generator, jpeg_probability: float = 
         jpeg_quality=int(rng.integers(30, 96)) if rng.random() < jpeg_probability else None,
         blotch=int(rng.choice([1, 2, 3], p=[0.5, 0.3, 0.2])),
     )
-
-
-def sample_color_gaussian(sigma: float, rng: np.random.Generator, jpeg_probability: float = 0.3,
-                          resize_probability: float = 0.3) -> ColorGaussian:
-    """Channel correlation uniform in [0, 1]; a resize correlation (scale 0.5-1) and JPEG 30-95 each
-    with the given probability."""
-    return ColorGaussian(
-        sigma=sigma,
-        rho=float(rng.uniform(0, 1)),
-        scale=float(rng.uniform(0.5, 1.0)) if rng.random() < resize_probability else 1.0,
-        jpeg_quality=int(rng.integers(30, 96)) if rng.random() < jpeg_probability else None,
-    )
-
-
-def local_noise_std(noisy: torch.Tensor, clean: torch.Tensor, window: int = 9) -> torch.Tensor:
-    """The per-pixel noise std (..., 1, H, W) of a pair: the RMS of noisy - clean over channels and
-    a `window` x `window` neighbourhood. The noise map for degradations with no closed form."""
-    squared = (noisy - clean).pow(2).mean(-3, keepdim=True)
-    flat = squared.reshape(-1, 1, *squared.shape[-2:])
-    pad = window // 2
-    mode = "reflect" if min(flat.shape[-2:]) > pad else "replicate"
-    local = F.avg_pool2d(F.pad(flat, (pad, pad, pad, pad), mode=mode), window, stride=1)
-    return local.sqrt().reshape(squared.shape)

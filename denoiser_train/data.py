@@ -16,12 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from denoiser.splits import draw_held_out, held_out, pair_paths, scene_of
 from denoiser.io import IMAGE_SUFFIXES, read_image
-from denoiser.degrade import local_noise_std, sample_color_gaussian, sample_raw
+from denoiser.degrade import ColorGaussian, sample_raw
 from denoiser.noise import make_noise
-from denoiser.phone import CameraTables, Phone, sample_phone
+
+from .phone import CameraTables, Phone, sample_phone
 
 # ------------------------------------------------------------------ noise specification
 
@@ -41,10 +43,9 @@ class NoiseSpec:
     mask fraction; nlf beta1, with beta2 drawn log-uniformly in [1e-6, 2e-3]; camera: shot noise
     beta1 in linear light, with read noise, Bayer demosaicking and JPEG drawn as described in
     `_camera`; color-gaussian: sigma, with channel correlation, resize correlation and JPEG drawn
-    by `denoiser.degrade.sample_color_gaussian`; raw: shot noise through an unprocessed camera
-    pipeline, the camera drawn by `denoiser.degrade.sample_raw`; phone: raw-domain shot noise through
-    a phone's pipeline (SIDD noise-level functions, real tone curves, in-camera noise reduction,
-    sharpening, JPEG), drawn by `denoiser.phone.sample_phone` from the camera tables; phone-fine: the
+    by `sample_color_gaussian`; raw: shot noise through an unprocessed camera pipeline, the camera
+    drawn by `denoiser.degrade.sample_raw`; phone: raw-domain shot noise through a phone's pipeline (SIDD noise-level functions, real tone curves, in-camera noise reduction,
+    sharpening, JPEG), drawn by `denoiser_train.phone.sample_phone` from the camera tables; phone-fine: the
     same with finer-grained noise, its demosaicking and noise reduction matched to SIDD12's statistics)."""
 
     kinds: tuple[str, ...]
@@ -122,6 +123,18 @@ def _camera(shot: float, rng: np.random.Generator):
     return make_noise("camera", beta1=shot, beta2=min(read, 1.0), bayer=bayer, jpeg_quality=quality)
 
 
+def sample_color_gaussian(sigma: float, rng: np.random.Generator, jpeg_probability: float = 0.3,
+                          resize_probability: float = 0.3) -> ColorGaussian:
+    """Channel correlation uniform in [0, 1]; a resize correlation (scale 0.5-1) and JPEG 30-95 each
+    with the given probability."""
+    return ColorGaussian(
+        sigma=sigma,
+        rho=float(rng.uniform(0, 1)),
+        scale=float(rng.uniform(0.5, 1.0)) if rng.random() < resize_probability else 1.0,
+        jpeg_quality=int(rng.integers(30, 96)) if rng.random() < jpeg_probability else None,
+    )
+
+
 def _params(kind: str, value: float, beta2: float) -> dict:
     if kind == "raw":
         return {"shot": value, "read": beta2}
@@ -141,6 +154,17 @@ def noise_std_map(noise, clean: torch.Tensor, noisy: torch.Tensor) -> torch.Tens
     if name in ("Camera", "ColorGaussian", "Raw", "Phone"):  # no closed form after demosaicking, resizing, JPEG
         return local_noise_std(noisy, clean)
     return torch.full_like(luma, float((noisy - clean).pow(2).mean().sqrt()))  # impulse/mask: rms
+
+
+def local_noise_std(noisy: torch.Tensor, clean: torch.Tensor, window: int = 9) -> torch.Tensor:
+    """The per-pixel noise std (..., 1, H, W) of a pair: the RMS of noisy - clean over channels and
+    a `window` x `window` neighbourhood. The noise map for degradations with no closed form."""
+    squared = (noisy - clean).pow(2).mean(-3, keepdim=True)
+    flat = squared.reshape(-1, 1, *squared.shape[-2:])
+    pad = window // 2
+    mode = "reflect" if min(flat.shape[-2:]) > pad else "replicate"
+    local = F.avg_pool2d(F.pad(flat, (pad, pad, pad, pad), mode=mode), window, stride=1)
+    return local.sqrt().reshape(squared.shape)
 
 
 # ------------------------------------------------------------------ folders and splits

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from denoiser.degrade import (ColorGaussian, Raw, camera_matrix, inverse_tone, local_noise_std, resize_correlated,
-                              sample_color_gaussian, sample_raw, tone)
+from denoiser.degrade import ColorGaussian, Raw, camera_matrix, inverse_tone, resize_correlated, sample_raw, tone
 from denoiser.noise import make_noise
+from denoiser_train.data import local_noise_std, sample_color_gaussian
 
 
 def gen(seed=0):
@@ -131,7 +131,8 @@ def test_blotchy_raw_noise_keeps_its_local_level_and_grows_its_grain():
 
 
 def test_mhc_demosaic_is_exact_on_smooth_images_and_keeps_more_fine_noise_than_bilinear():
-    from denoiser.degrade import bayer_masks, mhc_demosaic, sensor_noise
+    from denoiser.degrade import bayer_masks
+    from denoiser_train.phone import mhc_demosaic, sensor_noise
 
     yy, xx = torch.meshgrid(torch.linspace(0, 1, 48), torch.linspace(0, 1, 48), indexing="ij")
     smooth = torch.stack([0.2 + 0.5 * xx, 0.3 + 0.4 * yy, 0.6 - 0.3 * xx])  # linear ramps: both are exact inside
@@ -152,7 +153,8 @@ def test_mhc_demosaic_matches_malvar_he_cutler_by_hand_on_a_curved_image():
     missing values at a red and a blue site are Malvar, He and Cutler's (ICASSP 2004) formulas written
     out: bilinear estimate + gain x the sampled channel's Laplacian, gains 1/2 (G at R/B) and 3/4 (R at B,
     B at R: the diagonal ones)."""
-    from denoiser.degrade import bayer_masks, mhc_demosaic
+    from denoiser.degrade import bayer_masks
+    from denoiser_train.phone import mhc_demosaic
 
     y, x = torch.meshgrid(torch.arange(20.0, dtype=torch.float64), torch.arange(20.0, dtype=torch.float64),
                           indexing="ij")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from denoiser.phone import CameraTables, Phone, gaussian_blur, in_camera_denoise, sample_phone, sharpen
+from denoiser_train.phone import CameraTables, Phone, gaussian_blur, in_camera_denoise, sample_phone, sharpen
 from tools.noise_stats import statistics
 
 from conftest import data_dir

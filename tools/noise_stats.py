@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from denoiser.io import read_image
-from denoiser.phone import _OPPONENT
+from denoiser_train.phone import _OPPONENT
 
 
 def statistics(noise: torch.Tensor) -> dict[str, float]:

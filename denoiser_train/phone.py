@@ -25,8 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .degrade import (camera_matrix, check_quality, check_range, inverse_tone, jpeg, sensor_noise, tone,
-                      white_balance_gains)
+from denoiser.degrade import (bilinear_demosaic, camera_matrix, check_quality, check_range, inverse_tone, jpeg,
+                              mosaic_noise, tone, white_balance_gains)
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,41 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     flat = F.conv2d(F.pad(flat, (radius, radius, 0, 0), mode=mode), kernel.view(1, 1, 1, -1))
     flat = F.conv2d(F.pad(flat, (0, 0, radius, radius), mode=mode), kernel.view(1, 1, -1, 1))
     return flat.reshape(shape)
+
+
+def mhc_demosaic(mosaic: torch.Tensor) -> torch.Tensor:
+    """(..., 3, H, W) sparse RGGB samples -> full colour by Malvar, He and Cutler's gradient-corrected
+    linear interpolation (ICASSP 2004): each missing value is its bilinear estimate plus a share of
+    the sampled channel's Laplacian, so it keeps far more high frequency (and fine noise) than
+    `bilinear_demosaic`; exact on smooth (locally linear) images like it."""
+    g_at_rb = [[0, 0, -1, 0, 0], [0, 0, 2, 0, 0], [-1, 2, 4, 2, -1], [0, 0, 2, 0, 0], [0, 0, -1, 0, 0]]
+    row = [[0, 0, .5, 0, 0], [0, -1, 0, -1, 0], [-1, 4, 5, 4, -1], [0, -1, 0, -1, 0], [0, 0, .5, 0, 0]]
+    diag = [[0, 0, -1.5, 0, 0], [0, 2, 0, 2, 0], [-1.5, 0, 6, 0, -1.5], [0, 2, 0, 2, 0], [0, 0, -1.5, 0, 0]]
+    k = torch.tensor([g_at_rb, row, list(map(list, zip(*row))), diag], dtype=mosaic.dtype, device=mosaic.device) / 8
+    shape = mosaic.shape
+    m = mosaic.reshape(-1, 3, *shape[-2:]).sum(1, keepdim=True)
+    f = F.conv2d(F.pad(m, (2, 2, 2, 2), mode="reflect"), k[:, None])  # (N, 4, H, W)
+    g_rb, at_row, at_col, at_diag = f.unbind(1)
+    m = m[:, 0]
+    out = torch.empty(m.shape[0], 3, *shape[-2:], dtype=m.dtype, device=m.device)
+    r, g, b = out[:, 0], out[:, 1], out[:, 2]
+    # RGGB: R at (0, 0), G at (0, 1) (R row) and (1, 0) (B row), B at (1, 1)
+    for dst, sites in ((r, {(0, 0): m, (0, 1): at_row, (1, 0): at_col, (1, 1): at_diag}),
+                       (g, {(0, 0): g_rb, (0, 1): m, (1, 0): m, (1, 1): g_rb}),
+                       (b, {(0, 0): at_diag, (0, 1): at_col, (1, 0): at_row, (1, 1): m})):
+        for (i, j), src in sites.items():
+            dst[:, i::2, j::2] = src[:, i::2, j::2]
+    return out.reshape(shape)
+
+
+def sensor_noise(raw: torch.Tensor, shot: float, read: float, generator: torch.Generator | None,
+                 sharpness: float = 0.0) -> torch.Tensor:
+    """`denoiser.degrade.mosaic_noise` demosaicked (..., 3, H, W): sharpness in [0, 1] blends bilinear (0,
+    as `denoiser.degrade.sensor_noise`) and gradient-corrected (1, `mhc_demosaic`) demosaicking:
+    cameras differ, and the second leaves whiter noise."""
+    sparse, masks = mosaic_noise(raw, shot, read, generator)  # one draw for both demosaickers
+    smooth = bilinear_demosaic(sparse, masks)
+    return smooth if sharpness <= 0 else smooth + sharpness * (mhc_demosaic(sparse) - smooth)
 
 
 # Opponent colour: luma and two chroma differences, an orthonormal basis of RGB.
