@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from .files import atomic_write, atomic_write_text
-from .hub import CONFIG_NAME, load_folder, unwrap
+from .hub import CONFIG_NAME, unwrap
 from .model import build_model
 
 MODEL_ONNX = "model.onnx"
@@ -96,24 +96,6 @@ def output_identity(weights_sha256: str, config) -> dict[str, str]:
     """What decides a model's outputs besides the settings: its weights, its config and the code;
     the key of the ONNX export cache and part of a batch journal's "done" record."""
     return {"weights_sha256": weights_sha256, "config_sha256": config_digest(config), "code_sha256": code_digest()}
-
-
-def check_onnx_matches(folder: str | os.PathLike) -> None:
-    """ValueError unless every graph in `folder` was exported from its model.safetensors (a run
-    retrained or resumed after `export --onnx` leaves the old graphs behind)."""
-    graphs = [Path(folder) / name for name in (MODEL_ONNX, ESTIMATOR_ONNX) if (Path(folder) / name).is_file()]
-    if not graphs:
-        return
-    try:
-        import onnx
-    except ImportError:
-        raise ValueError(f"{graphs[0]}: checking it against the weights needs onnx: pip install 'denoiser[onnx]'") from None
-    expected = weights_digest(load_folder(folder))
-    for path in graphs:
-        meta = {p.key: p.value for p in onnx.load(path, load_external_data=False).metadata_props}
-        if meta.get("weights_sha256") != expected:
-            raise ValueError(f"{path}: exported from other weights than {Path(folder) / 'model.safetensors'}; "
-                             "export it again (python -m train export RUN --onnx) or delete it")
 
 
 class _DenoiserGraph(nn.Module):

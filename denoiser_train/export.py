@@ -14,10 +14,10 @@ import tempfile
 from pathlib import Path
 
 from denoiser.hub import load_folder
-from denoiser.onnx_export import check_onnx_matches, export_onnx
+from denoiser.onnx_export import export_onnx
 
 from .checkpoint import find_checkpoint
-from .push import files_to_push
+from .push import check_onnx_matches, files_to_push
 
 EXTRA = ("train_config.json", "log.json", "init_sources.json")  # init_sources: the SHA-256 of each --init
 

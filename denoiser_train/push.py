@@ -17,8 +17,8 @@ import re
 import sys
 from pathlib import Path
 
-from denoiser.hub import CONFIG_NAME, WEIGHTS_NAME, ModelLoadError, read_config
-from denoiser.onnx_export import check_onnx_matches
+from denoiser.hub import CONFIG_NAME, WEIGHTS_NAME, ModelLoadError, load_folder, read_config
+from denoiser.onnx_export import ESTIMATOR_ONNX, MODEL_ONNX, weights_digest
 
 LOG_NAME = "log.csv"
 LOG_NAME_IN_REPO = "training_log.csv"
@@ -74,6 +74,24 @@ def _network_errors() -> tuple[type[BaseException], ...]:
         except (ImportError, AttributeError):
             pass
     return tuple(errors)
+
+
+def check_onnx_matches(folder: str | Path) -> None:
+    """ValueError unless every graph in `folder` was exported from its model.safetensors (a run
+    retrained or resumed after `export --onnx` leaves the old graphs behind)."""
+    graphs = [Path(folder) / name for name in (MODEL_ONNX, ESTIMATOR_ONNX) if (Path(folder) / name).is_file()]
+    if not graphs:
+        return
+    try:
+        import onnx
+    except ImportError:
+        raise ValueError(f"{graphs[0]}: checking it against the weights needs onnx: pip install 'denoiser[onnx]'") from None
+    expected = weights_digest(load_folder(folder))
+    for path in graphs:
+        meta = {p.key: p.value for p in onnx.load(path, load_external_data=False).metadata_props}
+        if meta.get("weights_sha256") != expected:
+            raise ValueError(f"{path}: exported from other weights than {Path(folder) / 'model.safetensors'}; "
+                             "export it again (python -m train export RUN --onnx) or delete it")
 
 
 def push_run(
