@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import gradio as gr
 
@@ -40,7 +41,13 @@ def build_demo(models=None, *, settings: Settings | None = None) -> gr.Blocks:
 
 def launch(demo: gr.Blocks, **kwargs):
     """Queue and launch a demo with its settings' limits and the page's CSS; kwargs go to launch()."""
+    from PIL import Image
+
     settings = demo.service.settings
+    # Pillow warns on images over its own limit (89 MP) as it opens them; the app then applies
+    # settings.max_pixels and refuses with a message, so in the server log the warning only
+    # repeats the refusal (and for a larger configured limit it is not a problem at all).
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
     return demo.launch(**({"show_error": True, "max_file_size": settings.max_file_size, "css": CSS} | kwargs))
 

@@ -18,7 +18,8 @@ from .widgets import RAW, file_path, photo_input, tiles
 
 
 def api_endpoints(service: DenoiserService) -> None:
-    """Hidden components and the two named endpoints (errors reach the caller as gr.Error)."""
+    """Hidden components and the two named endpoints (errors reach the caller as gr.Error). They share the
+    page's Denoise concurrency group ("denoise"): denoises take turns with each other, never with a Compare."""
     models = service.models
     names = models.names()
     with gr.Row(visible=False):
@@ -39,10 +40,10 @@ def api_endpoints(service: DenoiserService) -> None:
     def denoise_with_model(image, reference=None, sigma=None, model=None, strength=1.0, progress=gr.Progress()):
         return service.api(file_path(image), file_path(reference), sigma, model, strength, tiles(progress))
 
-    button.click(denoise, [image, reference, sigma], [result, metrics], api_name="denoise", **RAW, api_description=(
+    button.click(denoise, [image, reference, sigma], [result, metrics], api_name="denoise", concurrency_id="denoise", **RAW, api_description=(
         f"Denoise one image at full resolution with the {models.photo_default!r} model; returns the PNG and "
         "metrics (PSNR/SSIM against the optional reference, the noise level used). A blind model ignores sigma."))
     model_button.click(denoise_with_model, [image, reference, sigma, model, strength], [result, metrics],
-                       api_name="denoise_with_model", **RAW, api_description=(
+                       api_name="denoise_with_model", concurrency_id="denoise", **RAW, api_description=(
         f"/denoise with a model ({', '.join(map(repr, names))}; None: {models.photo_default!r}) and a strength "
         "in [0, 4] that scales the noise level (lower keeps more texture)."))

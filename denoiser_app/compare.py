@@ -1,4 +1,10 @@
-"""What the Compare tab does: every loaded model beside the classical denoisers on one photo."""
+"""What the Compare tab does: every loaded model beside the classical denoisers on one photo.
+
+Every method gets the same noise level: the one the Denoise tab's model measures on the whole photo
+(or the σ the person sets), so the comparison is of methods, not of noise estimates. It runs on a
+fixed-size centre crop (Settings.compare_max_pixels) so that a Compare costs about one Denoise of a
+small photo, and the original paper's network, ~10x slower than the others, only when asked for.
+"""
 
 from __future__ import annotations
 
@@ -8,27 +14,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from denoiser.imageops import center_crop, colour_planes, psnr_ssim, split_alpha
+from denoiser.imageops import colour_planes, psnr_ssim, split_alpha
 from denoiser.io import to_float
 
 from .outputs import save_png
 from .service import DenoiserService, check_pair
 
-CROP = 160  # side of the 100 % crops: big enough to judge grain and detail, small enough to show side by side
-
 log = logging.getLogger("denoiser.app")
 
-# Plain names of denoiser.baselines.METHODS; a method missing here is listed by its key.
+# Plain names of denoiser.baselines.METHODS, short enough for a gallery caption, and their textbook
+# names (the description gives both); a method missing here is listed by its key.
 METHOD_NAMES = {
     "median": "median filter",
-    "blur": "Gaussian blur",
-    "bilateral": "bilateral filter",
-    "nlmeans": "non-local means",
-    "tv": "total variation",
-    "wavelet": "wavelet shrinkage",
-    "svd": "truncated SVD",
+    "blur": "plain blur",
+    "bilateral": "edge-aware blur",
+    "nlmeans": "patch averaging",
+    "tv": "flat-area smoothing",
+    "wavelet": "wavelet smoothing",
+    "svd": "low-rank smoothing",
 }
+TEXTBOOK_NAMES = {"blur": "Gaussian blur", "bilateral": "bilateral filter", "nlmeans": "non-local means",
+                  "tv": "total variation", "wavelet": "wavelet shrinkage", "svd": "truncated SVD"}
 SKIPPED = ("noisy",)  # the identity "method": the input tile already shows it
+SLOW_MODELS = ("seed",)  # run only when asked: about 10x the time of everything else together
+TOOK_OUT, LEFT = "took out", "noise left"  # the no-reference columns (σ, 0-255 scale)
 
 
 def classical_methods() -> list[str]:
@@ -39,48 +48,54 @@ def classical_methods() -> list[str]:
 
 def description(max_pixels: int) -> str:
     """The tab's introduction; it names every classical method the tab runs."""
-    names = ", ".join(METHOD_NAMES.get(m, m) for m in classical_methods())
-    return (f"This app's models beside the classical denoisers ({names}) on the same photo, each timed here as it "
-            "runs. Without a clean reference each is scored by the noise it left (lower is cleaner, but a method "
-            "that blurs detail away scores low too: look at the 100 % crops); with one, by PSNR and SSIM. Photos "
-            f"larger than {max_pixels / 1e6:g} megapixels are compared on their centre.")
+    names = ", ".join(METHOD_NAMES.get(m, m) + (f" ({TEXTBOOK_NAMES[m]})" if m in TEXTBOOK_NAMES else "")
+                      for m in classical_methods())
+    side = int(max_pixels ** 0.5)
+    return (f"This app's models beside the classical denoisers ({names}) on the centre of your photo (about "
+            f"{side}x{side} pixels, shown at 100 %), each timed here as it runs. Every method gets the same noise "
+            "level: the one the Denoise tab's model measures on the whole photo, at strength 1 (or the level you "
+            "set below). Without a clean reference each is scored by how much it took out and how much fine "
+            "noise it left; with one, by PSNR and SSIM.")
 
 
 @dataclass
 class Comparison:
-    gallery: list[tuple[str, str]]  # (PNG path, short caption), the input first
-    crops: list[tuple[str, str]]  # the same, a CROP x CROP window at 100 % where the most noise was removed
+    gallery: list[tuple[str, str]]  # (PNG path, short caption) of the compared crop, the input first
     columns: list[str]
     rows: list[list]
-    note: str
+    note: str  # markdown: the level every method got, and what else to know
+    level: float  # the noise level every method that takes one was given (0-255)
 
 
-def compare(service: DenoiserService, image, reference=None, sigma=None, auto=True, progress=None) -> Comparison:
-    """Run each model and each classical method; one that fails is reported, the others still run.
-    sigma None or auto: the classical methods and σ models use the white-noise estimate, an
-    estimator model its own map; a given σ goes to every method (a blind model takes none)."""
+def compare(service: DenoiserService, image, reference=None, sigma=None, auto=True, progress=None,
+            slow: bool = False) -> Comparison:
+    """Run each model and each classical method on the centre crop; one that fails is reported, the
+    others still run. Every method that takes a noise level gets the same: `sigma` when given (not
+    auto), else the Denoise tab's model's estimate on the whole photo (the white-noise estimate when
+    no loaded model measures noise). slow: also run SLOW_MODELS."""
     from denoiser.baselines import classical_denoise
     from denoiser.inference import check_sigma, image_sigma
 
+    models = service.models
     noisy = service.read_photo(image, min_side=7)
     ref = service.read(reference, "a reference") if reference else None
     if ref is not None:
         check_pair(noisy, ref)
-    limit = service.settings.compare_max_pixels
-    noisy, box = center_crop(noisy, limit)
-    notes = []
+    given = not auto and sigma is not None
+    level, how = _level(service, image, noisy, check_sigma(sigma) if given else None)
+
+    noisy, box = centre(noisy, int(service.settings.compare_max_pixels ** 0.5))
+    notes = [how]
     if box is not None:
         left, top, w, h = box
         ref = None if ref is None else ref[top : top + h, left : left + w]
-        notes.append(f"The photo is larger than {limit / 1e6:g} MP, so this compares its centre {w}x{h} crop; "
-                     "the Denoise tab works on the whole photo.")
-    given = not auto and sigma is not None
-    sigma = check_sigma(sigma) if given else image_sigma(noisy)
+        notes.append(f"This compares the centre {w}x{h} of your photo; the Denoise tab works on all of it.")
     planes, alpha = split_alpha(to_float(noisy))
     planes = colour_planes(planes)
 
-    models = service.models
-    runs = [(models.label(name), name) for name in models.names()] + [(METHOD_NAMES.get(m, m), m) for m in classical_methods()]
+    names = [n for n in models.names() if slow or n not in SLOW_MODELS]
+    skipped = [models.label(n) for n in models.names() if n not in names]
+    runs = [(models.label(name), name) for name in names] + [(METHOD_NAMES.get(m, m), m) for m in classical_methods()]
     folder = service.outputs.fresh()
     results, failed = [], []  # (caption, key, output, seconds)
     for i, (caption, key) in enumerate(runs, 1):
@@ -89,66 +104,84 @@ def compare(service: DenoiserService, image, reference=None, sigma=None, auto=Tr
         start = time.perf_counter()
         try:
             if key in models.models:
-                kind = models.kind(key)
-                out = models.run(key, noisy, sigma if kind == "sigma" or (given and kind != "blind") else None)
+                out = models.run(key, noisy, None if models.kind(key) == "blind" else level)
             else:
-                out = classical_denoise(planes, key, sigma)
+                out = classical_denoise(planes, key, level)
         except Exception as err:  # noqa: BLE001 - one failing method must not sink the others
             log.warning("compare: %s failed: %s", key, err)
             failed.append(f"{caption} failed ({type(err).__name__}: {err})")
             continue
         results.append((caption, key, out, time.perf_counter() - start))
 
-    window = strongest_noise(noisy, results[0][2], CROP) if results else None
-    shown = [("your photo", "input", noisy, None), *results]
-    gallery, crops, rows = [], [], []
-    for i, (caption, key, out, seconds) in enumerate(shown):
+    gallery, rows = [], []
+    for i, (caption, key, out, seconds) in enumerate([("your photo", "input", noisy, None), *results]):
         gallery.append((save_png(out, folder / f"{i:02d}-{key}.png"), caption))
-        if window is not None:
-            top, left, size = window
-            crops.append((save_png(out[top : top + size, left : left + size], folder / f"{i:02d}-{key}-crop.png"), caption))
-        scores = psnr_ssim(ref, out) if ref is not None else ()
-        rows.append([caption, *scores, image_sigma(out), seconds])
+        if ref is not None:
+            rows.append([caption, *psnr_ssim(ref, out), _change(noisy, out), seconds])
+        else:
+            rows.append([caption, _change(noisy, out), image_sigma(out), seconds])
 
-    noise = "noise left (σ)"
-    columns = ["method", "PSNR (dB)", "SSIM", noise, "seconds"] if ref is not None else ["method", noise, "seconds"]
+    columns = ["method", "PSNR (dB)", "SSIM", TOOK_OUT, "seconds"] if ref is not None else ["method", TOOK_OUT, LEFT, "seconds"]
     rows = [[_round(v, c) for v, c in zip(row, columns)] for row in rows]
-    notes.insert(0, _sigma_note(models, sigma, given))
+    rows[0][columns.index(TOOK_OUT)] = ""  # the input took out nothing
+    notes.append(_kinds_note(models, names, level))
+    if skipped:
+        notes.append(f"The {' and '.join(skipped)} ran only if you tick it above: it takes about ten times as long "
+                     "as all the others together.")
     if failed:
         notes.append("; ".join(failed) + ".")
     if alpha is not None:
         notes.append("Transparency (alpha) is ignored by the classical methods and the scores.")
-    return Comparison(gallery, crops, columns, rows, " ".join(notes))
+    if ref is None:
+        notes.append(f"**{TOOK_OUT}**: how much each method changed the photo (σ of the change, 0–255 scale); near "
+                     f"the level {level:.1f} it took out the noise, well above that it took detail too. **{LEFT}**: "
+                     "the fine grain still measurable in its result (wavelet estimate); low is clean, but a blur "
+                     "scores low too, so look at the pictures.")
+    return Comparison(gallery, columns, rows, " ".join(notes), level)
 
 
-def strongest_noise(noisy: np.ndarray, denoised: np.ndarray, size: int) -> tuple[int, int, int]:
-    """(top, left, side) of the size x size window (smaller for a small image) where denoising
-    removed the most: the mean squared difference, found with an integral image."""
-    diff = colour_planes(to_float(noisy)) - colour_planes(to_float(denoised))
-    energy = (diff.reshape(*diff.shape[:2], -1) ** 2).mean(axis=2)
-    side = min(size, *energy.shape)
-    total = np.pad(energy, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
-    windows = total[side:, side:] - total[:-side, side:] - total[side:, :-side] + total[:-side, :-side]
-    top, left = np.unravel_index(np.argmax(windows), windows.shape)
-    return int(top), int(left), side
+def centre(array: np.ndarray, side: int) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
+    """The centre side x side window (smaller where the image is): the same cost whatever the photo's
+    size or shape. Returns (a view, (left, top, width, height) or None when the image already fits)."""
+    height, width = array.shape[:2]
+    h, w = min(height, side), min(width, side)
+    if (h, w) == (height, width):
+        return array, None
+    top, left = (height - h) // 2, (width - w) // 2
+    return array[top : top + h, left : left + w], (left, top, w, h)
 
 
-def _sigma_note(models, sigma: float, given: bool) -> str:
-    how = "set by you" if given else "estimated from the photo"
-    parts = [f"The classical methods used σ = {sigma:.1f} ({how})"]
-    for name in models.names():
-        kind, label = models.kind(name), models.label(name)
-        if kind == "blind":
-            parts.append(f"the {label} model is blind (it takes no σ)")
-        elif kind == "estimator" and not given:
-            parts.append(f"the {label} model measured the noise itself")
-        else:
-            parts.append(f"the {label} model used the same σ")
-    return "; ".join(parts) + "."
+def _level(service: DenoiserService, path, noisy: np.ndarray, given: float | None) -> tuple[float, str]:
+    """(the level every method gets, a sentence saying which it is)."""
+    from denoiser.inference import image_sigma
+
+    if given is not None:
+        return given, f"Every method was given the noise level you set: **σ = {given:.1f}** (0–255 scale)."
+    models = service.models
+    name = models.photo_default
+    if models.kind(name) == "estimator":
+        found = service.estimate(path, name, noisy)  # the Denoise tab's estimate of this upload: cached, shared
+        return found.sigma, (f"Every method was given the noise level the {models.label(name)} model measures on "
+                             f"the whole photo, as on the Denoise tab at strength 1: **σ = {found.sigma:.1f}** "
+                             "(0–255 scale).")
+    level = image_sigma(noisy)
+    return level, (f"Every method was given the noise level estimated from the whole photo (white-noise "
+                   f"estimate): **σ = {level:.1f}** (0–255 scale).")
+
+
+def _kinds_note(models, names: list[str], level: float) -> str:
+    blind = [models.label(n) for n in names if models.kind(n) == "blind"]
+    return f"The {' and '.join(blind)} model{'s are' if len(blind) > 1 else ' is'} blind: it takes no level." if blind else ""
+
+
+def _change(noisy: np.ndarray, out: np.ndarray) -> float:
+    """σ of the difference (0-255 scale, alpha aside): how much a method took out."""
+    a, b = (colour_planes(split_alpha(to_float(x))[0]) for x in (noisy, out))
+    return float(np.std(a - b) * 255)
 
 
 def _round(value, column: str):
-    digits = {"PSNR (dB)": 2, "SSIM": 4, "noise left (σ)": 1, "seconds": 2}.get(column)
+    digits = {"PSNR (dB)": 2, "SSIM": 3, TOOK_OUT: 1, LEFT: 1, "seconds": 2}.get(column)
     if digits is None or value is None:
         return "" if value is None else value
     return round(float(value), digits) if np.isfinite(value) else "identical"

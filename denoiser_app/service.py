@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import html
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +21,7 @@ import numpy as np
 from denoiser import __version__
 from denoiser.imageops import describe, psnr_ssim, residual_map, size_text, split_alpha
 from denoiser.io import (OUTPUT_FORMATS, ImageReadError, ImageTooLargeError, choose_format, format_of,
-                         read_image_with_metadata, write_image)
+                         read_image_with_metadata, to_float, write_image)
 from denoiser.metadata import Metadata
 
 from .cache import Recent, file_key
@@ -31,7 +33,18 @@ from .settings import Settings
 BROWSER_FORMATS = {"PNG", "JPEG", "GIF", "WEBP", "BMP"}  # others (HEIC, TIFF) get a PNG copy to show
 MIN_SIDE = 3  # the smallest image the network takes
 SOFTWARE = f"denoiser {__version__} (web app)"
-PNG_LEVEL = 1  # zlib level of the PNG download: 3-4x faster than 6 on a 12 MP photo, about 15 % larger
+# The page's words for how noisy a photo is (denoiser.inference.noise_word), as a photographer sees it.
+NOISE_MEANING = {
+    "light": "faint grain, mostly seen in flat areas such as sky",
+    "moderate": "grain you see at full size, typical of indoor and evening phone photos",
+    "heavy": "strong grain and colour speckle, as in night shots",
+}
+SHOWN_PNG_LEVEL = 1  # zlib level of the PNG copy a browser shows for HEIC/TIFF uploads (never downloaded): fast
+SSIM_LINE = ("SSIM says how alike two pictures look in structure, from 0 to 1 (1: identical); PSNR, in dB, how "
+             "close their pixels are (higher is closer). SSIM here uses a Gaussian window (σ 1.5, as in Wang et al. "
+             "2004: scikit-image's `structural_similarity` with `gaussian_weights=True, sigma=1.5, "
+             "use_sample_covariance=False`), averaged over the colour channels; scikit-image's default, a uniform "
+             "7×7 window, gives different numbers.")
 # The download's formats as offered on the page: (label, denoiser.io format or "same").
 SAVE_AS = (
     ("PNG: lossless, full quality", "png"),
@@ -77,7 +90,7 @@ class PhotoResult:
     noisy: np.ndarray
     denoised: np.ndarray
     reference: np.ndarray | None
-    estimate: str = ""  # the learned estimate in words ("Noise: moderate (σ ≈ 12.3, learned estimate; …)")
+    estimate: str = ""  # the learned estimate's numbers ("σ ≈ 12.3 (learned estimate; 4.5–21.8 across the image)")
     notes: list[str] = field(default_factory=list)  # what was ignored, and why
     source: str | None = None  # the upload's path: its name and format name the download
     metadata: Metadata = field(default_factory=Metadata)  # the photo's colour profile and EXIF
@@ -122,18 +135,47 @@ class PhotoResult:
         if self.sigma_source == "blind":
             noise = "It finds the noise level itself."
         elif self.sigma_source == "learned":
-            noise = f"{self.estimate}."
+            noise = f"Measured noise: {self.estimate}, on the 0–255 scale."
         else:
             how = "set by you" if self.sigma_source == "given" else "estimated from the photo"
-            noise = f"Noise: {noise_word(self.sigma)} (σ = {self.sigma:.1f}, {how})."
-        took = f"Done in {self.waited:.1f} s ({self.seconds:.1f} s of it denoising)" if self.timings else \
-            f"Denoised in {self.seconds:.1f} s"
-        text = (f"{took} with the {self.label} model{strength}. {noise} The download, {Path(self.path).name}, "
-                f"is the full {size_text(self.denoised)} photo as {self.format_words()}.")
+            noise = f"Noise level: σ = {self.sigma:.1f} ({how}), on the 0–255 scale."
+        took = f"Done in {self.waited:.1f} s" if self.timings else f"Denoised in {self.seconds:.1f} s"
+        removed = self.removed
+        plain = f"it took out {noise_word(removed)} noise" if removed >= 0.5 else "it changed almost nothing"
+        if self.sigma_source != "blind":
+            plain = f"Your photo had **{noise_word(self.sigma)}** noise; {plain}"
+        text = (f"{took} with the {self.label} model{strength}. {plain[0].upper()}{plain[1:]}. The download, "
+                f"{Path(self.path).name}, is the full {size_text(self.denoised)} photo as {self.format_words()}.")
         if self.reference is not None:
             m = self.metrics
-            text += f" Against your reference: {m['psnr_denoised'] - m['psnr_noisy']:+.2f} dB PSNR."
-        return " ".join([text, *self.notes])
+            text += (f" Against your reference: PSNR {m['psnr_denoised'] - m['psnr_noisy']:+.2f} dB, SSIM "
+                     f"{m['ssim_noisy']:.2f} → {m['ssim_denoised']:.2f} (1: identical).")
+        details = [noise, f"The change it made: σ ≈ {removed:.1f} on the 0–255 scale (the standard deviation of "
+                          "the difference from your photo)."]
+        if self.timings:
+            details.append(f"{self.seconds:.1f} s of the time was the network.")
+        return " ".join([text, *self.notes]) + expert(" ".join(details))
+
+    def headline(self) -> str:
+        """The one line beside the Denoise button once a run has finished."""
+        strength = "" if self.sigma_source == "blind" else f" at strength {self.strength:.2f}"
+        return f"✓ Done in {self.waited:.1f} s{strength}."
+
+    def stale(self, strength) -> str | None:
+        """What to say when the Strength slider no longer matches the result shown; None when it does
+        (or the model takes no strength)."""
+        if self.sigma_source == "blind" or strength is None or round(float(strength), 2) == round(self.strength, 2):
+            return None
+        return (f"⟳ The result shown is for strength {self.strength:.2f}: press Denoise to apply "
+                f"{float(strength):.2f}.")
+
+    @functools.cached_property
+    def removed(self) -> float:
+        """The standard deviation of the change the model made (0-255 scale, alpha aside): how much it
+        took out. Every step-th pixel of a large photo, which measures the same to a few hundredths."""
+        step = max(1, _preview_step(self.noisy) // 2)
+        planes = [split_alpha(to_float(a[::step, ::step]))[0] for a in (self.noisy, self.denoised)]
+        return float(np.std(planes[0] - planes[1]) * 255)
 
     def format_words(self) -> str:
         """'a lossless 16-bit PNG with its colour profile and camera details (EXIF)', and the like."""
@@ -198,14 +240,17 @@ class DenoiserService:
         shown, converted = str(path), not _browser_can_show(path)
         if converted:  # lossless: same pixels, bit depth and alpha; the original's name is kept
             shown = str(self.outputs.fresh() / f"{file_stem(path)}.png")
-            write_image(shown, array, compress_level=PNG_LEVEL)
+            write_image(shown, array, compress_level=SHOWN_PNG_LEVEL)
             unique_png(shown)
         estimate = self.estimate(path, name, array)
-        noise = "This model finds the noise level by itself." if estimate is None else f"{estimate.plain()}."
+        noise = "This model finds the noise level by itself." if estimate is None else noise_words(estimate)
         note = f"{describe(array)} photo. {noise}"
         if metadata.has_gps:
             note += (" It carries the place where it was taken (GPS, in its EXIF): tick “Remove camera details” "
                      "to leave that out of the download.")
+        if estimate is not None:
+            note += expert(f"Measured noise: {estimate.describe()}, on the 0–255 scale. At strength 1 the model "
+                           "removes this level; the strength scales it.")
         return Upload(shown, converted, note, None if estimate is None else estimate.sigma)
 
     def check_reference(self, reference: str | None, photo: str | None = None) -> str:
@@ -219,19 +264,22 @@ class DenoiserService:
 
     def denoise(self, image: str | None, reference: str | None = None, sigma=None, model: str | None = None,
                 strength=1.0, progress: Callable[[int, int], None] | None = None, save_as: str = "png",
-                strip: bool = False) -> PhotoResult:
+                strip: bool = False, stage: Callable[[str], None] | None = None) -> PhotoResult:
         """Read, denoise at full resolution, write the download (save_as: a denoiser.io output
         format or "same"; strip: leave out the EXIF). sigma None: the model's own estimate
         (learned map or white-noise estimate). A blind model takes neither sigma nor strength: a
         given one is validated, ignored and named in the result's notes. result.timings says
-        where the time went."""
+        where the time went; stage(text), when given, hears each step as it starts (the page shows it
+        beside the button: a 12 MP photo spends seconds reading and measuring before its first tile)."""
         from denoiser.inference import check_sigma, check_strength, image_sigma
 
+        stage = stage or (lambda text: None)
         timings: dict[str, float] = {}
         name = self.models.resolve(model)
         kind = self.models.kind(name)
         strength = check_strength(1.0 if strength is None else _number(strength, "strength"))
         sigma = None if sigma is None else check_sigma(sigma)
+        stage("Reading the photo")
         with _timed(timings, "reading"):
             noisy, metadata = self.read_with_metadata(image)
             self._check_size(noisy, MIN_SIDE)
@@ -240,6 +288,7 @@ class DenoiserService:
                 check_pair(noisy, ref)
 
         notes, estimate, source = [], "", "given"
+        stage("Measuring the noise")
         with _timed(timings, "measuring the noise"):
             if kind == "blind":
                 if sigma is not None:
@@ -249,15 +298,17 @@ class DenoiserService:
                 sigma, strength, source = None, 1.0, "blind"
             elif sigma is None and kind == "estimator":
                 found = self.estimate(image, name, noisy)
-                sigma, estimate, source = found.sigma, found.plain(), "learned"
+                sigma, estimate, source = found.sigma, found.describe(), "learned"
             elif sigma is None:
                 sigma, source = image_sigma(noisy), "estimated"
+        stage("Denoising")
         with _timed(timings, "denoising"):
             # the learned level is what denoise() would estimate again: pass it on instead of measuring twice
             denoised = self.models.run(name, noisy, None if source == "blind" else sigma, strength, progress)
 
         result = PhotoResult("", name, self.models.label(name), strength, sigma, source, timings["denoising"],
                              noisy, denoised, ref, estimate, notes, str(image), metadata, timings=timings)
+        stage("Saving the full-size download")
         with _timed(timings, "saving"):
             self.save(result, save_as, strip)
         return result
@@ -270,7 +321,7 @@ class DenoiserService:
                            result.sigma if result.sigma_source == "given" else None, OUTPUT_FORMATS[fmt])
         metadata = result.metadata.without_exif() if strip else result.metadata.with_software(SOFTWARE)
         path = self.outputs.fresh() / name
-        write_image(path, result.denoised, metadata, compress_level=PNG_LEVEL)
+        write_image(path, result.denoised, metadata)  # the library's encoder settings: the CLI's bytes, the CLI's size
         result.path, result.save_as, result.stripped = unique_file(path), fmt, bool(strip)
         return result.path
 
@@ -298,6 +349,19 @@ class DenoiserService:
             if metrics[key] is not None and not np.isfinite(metrics[key]):
                 metrics[key] = None  # JSON has no inf: a pixel-identical image
         return result.path, metrics
+
+
+def noise_words(estimate) -> str:
+    """'**Noise: moderate**: grain you see at full size, …': the word and what it looks like."""
+    from denoiser.inference import noise_word
+
+    word = noise_word(estimate.sigma)
+    return f"**Noise: {word}**: {NOISE_MEANING[word]}."
+
+
+def expert(text: str) -> str:
+    """The figures behind the plain words, folded away under "Details" (HTML the Markdown keeps)."""
+    return f"\n\n<details><summary>Details</summary>\n\n{html.escape(text, quote=False)}\n\n</details>"
 
 
 @contextlib.contextmanager

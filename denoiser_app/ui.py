@@ -18,8 +18,8 @@ from . import synthetic as synthetic_mod
 from .api import api_endpoints
 from .errors import as_user_error
 from .examples import example_photos
-from .service import SAVE_AS, DenoiserService
-from .widgets import HIDDEN, RAW, file_path, photo_input, tiles
+from .service import SAVE_AS, SSIM_LINE, DenoiserService
+from .widgets import HIDDEN, RAW, file_path, photo_input, steps, tiles
 
 SIGMA_MAX = 75.0  # the σ sliders; the API accepts up to 255
 STRENGTH_RANGE = (0.25, 3.0)
@@ -44,10 +44,18 @@ SCROLL_TO_RESULT = """() => setTimeout(() => {
 CSS = """
 #denoise-button { min-height: 3.2rem; font-size: 1.15rem; }
 .alert { border-left: 4px solid #dc2626; background: #fef2f2; color: #991b1b; padding: 10px 14px; border-radius: 6px; }
+.alert .prose, .alert .md { border: none !important; padding: 0 !important; background: none !important; }
 .dark .alert { background: #450a0a; color: #fecaca; }
-#compare-gallery .caption-label, #compare-crops .caption-label { white-space: normal; max-width: 100%; }
-#synthetic-gallery .grid-wrap, #compare-gallery .grid-wrap, #compare-crops .grid-wrap { min-height: 0 !important; height: auto !important; max-height: none !important; }
+.run-progress { min-height: 2.6rem; }
+.run-progress .prose { font-weight: 600; }
+#compare-gallery .caption-label { white-space: normal; max-width: 100%; }
+#synthetic-gallery .grid-wrap, #compare-gallery .grid-wrap { min-height: 0 !important; height: auto !important; max-height: none !important; }
+#compare-gallery .thumbnail-item { display: flex; flex-direction: column; aspect-ratio: auto; height: auto; }
+#compare-gallery .thumbnail-item .caption-label { position: static; transform: none; background: none; color: inherit; text-align: center; }
+#compare-table td:not(:first-child) { white-space: nowrap; }
+#compare-table .table-wrap, #compare-table .table-container { max-height: none !important; overflow-y: visible !important; }
 #download .filename .stem { white-space: normal; overflow-wrap: anywhere; }
+details summary { cursor: pointer; }
 """
 
 
@@ -74,16 +82,30 @@ def guarded(fn: Callable, alert: gr.Markdown, on_error: dict) -> Callable:
     return handler
 
 
+def progress_line(elem_id: str) -> gr.Markdown:
+    """The line under a run button where the run's progress shows ("Denoising 7/12 tiles"), then
+    its outcome: where the person is looking when they press the button, on a phone too."""
+    return gr.Markdown("", elem_id=elem_id, elem_classes=["run-progress"])
+
+
 def run_on_click(button: gr.Button, handler: Callable, inputs: list, cleared: dict, alert: gr.Markdown,
-                 then_js: str | None = None) -> None:
-    """A run button: the stale outputs and alert clear at once (no queue), then the guarded handler
-    runs, then `then_js` in the browser."""
-    outputs = [*cleared, alert]
-    event = button.click(lambda: {**cleared, alert: gr.update(visible=False)}, None, outputs, queue=False,
-                         show_progress="hidden", **HIDDEN).then(guarded(handler, alert, cleared), inputs, outputs,
-                                                                **RAW, **HIDDEN)
+                 progress: gr.Markdown, busy: str, group: str, then_js: str | None = None) -> None:
+    """A run button: at once (no queue) the stale outputs and alert clear and the button turns into
+    a disabled `busy` label; then the guarded handler runs, its progress drawn on `progress`
+    (just under the button); then the button comes back, and `then_js` runs in the browser.
+    group: the concurrency group (gradio's concurrency_id), so that a Compare never holds up a
+    Denoise: each group has its own Settings.concurrency slots."""
+    outputs = [*cleared, alert, progress]
+    idle = button.value
+    started = button.click(lambda: {**cleared, alert: gr.update(visible=False), progress: "",
+                                    button: gr.update(interactive=False, value=busy)},
+                           None, [*outputs, button], queue=False, show_progress="hidden", **HIDDEN)
+    ran = started.then(guarded(handler, alert, {**cleared, progress: ""}), inputs, outputs, show_progress_on=[progress],
+                       concurrency_id=group, **RAW, **HIDDEN)
+    done = ran.then(lambda: gr.update(interactive=True, value=idle), None, button, queue=False, show_progress="hidden",
+                    **HIDDEN)
     if then_js:
-        event.then(None, None, None, js=then_js, queue=False, **HIDDEN)
+        done.then(None, None, None, js=then_js, queue=False, **HIDDEN)
 
 
 def photo_tab(service: DenoiserService) -> dict:
@@ -98,6 +120,7 @@ def photo_tab(service: DenoiserService) -> dict:
                 strength = gr.Slider(*STRENGTH_RANGE, value=1.0, step=0.05, label="Strength", info=STRENGTH_INFO,
                                      elem_id="strength", visible=not blind)
                 run = gr.Button("Denoise", variant="primary", size="lg", elem_id="denoise-button")
+                busy = progress_line("denoise-progress")
                 alert = alert_box("denoise-alert")
                 gr.Examples([[p] for p in example_photos()], inputs=[photo], label="Or try a noisy example photo",
                             elem_id="photo-examples")
@@ -118,6 +141,7 @@ def photo_tab(service: DenoiserService) -> dict:
                               elem_id="sigma-slider", visible=not blind)
             reference = photo_input(label="Clean reference (optional, same size)", elem_id="reference-input", height=220)
             ref_note = gr.Markdown("A clean version of the same photo scores the result (PSNR / SSIM).", elem_id="reference-note")
+            gr.Markdown(SSIM_LINE, elem_id="ssim-convention")
             table = gr.Dataframe(headers=["", "PSNR (dB)", "SSIM"], label="Against the reference", interactive=False,
                                  visible=False, elem_id="metrics-table")
             residual = gr.Image(label="Noise removed", type="filepath", format="png", interactive=False, visible=False,
@@ -159,13 +183,24 @@ def photo_tab(service: DenoiserService) -> dict:
                progress=gr.Progress()):
         usable = models.kind(name) != "blind"
         result = service.denoise(path, ref_path, None if auto_value or not usable else sigma_value, name,
-                                 strength_value if usable else 1.0, tiles(progress), save_as_value, strip_value)
+                                 strength_value if usable else 1.0, tiles(progress), save_as_value, strip_value,
+                                 stage=(stage := steps(progress, 5)))  # reading ... saving: 4, then the previews
+        stage("Making the previews")
         views = service.views(result)  # before the status, whose time includes them
         rows = result.table()
-        return {slider: (views.before, views.after), status: result.status(), last: result,
+        return {slider: (views.before, views.after), status: result.status(), last: result, busy: result.headline(),
                 download: gr.update(value=result.path, visible=True),
                 table: gr.update(value=rows, visible=rows is not None),
                 residual: gr.update(value=views.residual, visible=True, label=f"Noise removed (×{views.gain:.0f})")}
+
+    def on_strength(result, strength_value):
+        """Moving Strength after a run: the result shown is marked as made at the old strength."""
+        if result is None:
+            return {}
+        stale = result.stale(strength_value)
+        if stale is None:
+            return {busy: result.headline(), status: result.status()}
+        return {busy: stale, status: f"**{stale}**\n\n{result.status()}"}
 
     def on_save_as(result, save_as_value, strip_value):
         if result is None:
@@ -180,11 +215,12 @@ def photo_tab(service: DenoiserService) -> dict:
     model.change(guarded(on_model, alert, {}), [model, photo], [auto, sigma, strength, note, alert], show_progress_on=note,
                  **RAW, **HIDDEN)
     sigma.input(lambda: False, None, auto, queue=False, **HIDDEN)  # moving the slider overrides the estimate
+    strength.input(on_strength, [last, strength], [busy, status], queue=False, show_progress="hidden", **HIDDEN)
     for control in (save_as, strip):
         control.input(guarded(on_save_as, alert, {}), [last, save_as, strip], [download, status, alert],
                       show_progress_on=download, **HIDDEN)
-    run_on_click(run, on_run, [photo, reference, strength, model, sigma, auto, save_as, strip], cleared, alert,
-                 then_js=SCROLL_TO_RESULT)
+    run_on_click(run, on_run, [photo, reference, strength, model, sigma, auto, save_as, strip], cleared, alert, busy,
+                 "Denoising…", "denoise", then_js=SCROLL_TO_RESULT)
     return {"photo": photo, "reference": reference}
 
 
@@ -216,6 +252,7 @@ def synthetic_tab(service: DenoiserService) -> None:
                 strength = gr.Slider(*STRENGTH_RANGE, value=1.0, step=0.05, label="Strength", elem_id="synthetic-strength",
                                      visible=models.kind(models.synthetic_default) != "blind")
                 run = gr.Button("Add noise and denoise", variant="primary", elem_id="synthetic-button")
+                busy = progress_line("synthetic-progress")
                 alert = alert_box("synthetic-alert")
             with gr.Column(min_width=300):
                 gallery = gr.Gallery(label="Clean, noisy, denoised", columns=3, object_fit="contain",
@@ -223,6 +260,7 @@ def synthetic_tab(service: DenoiserService) -> None:
                 table = gr.Dataframe(headers=["", "PSNR (dB)", "SSIM"], label="Against the clean image", interactive=False,
                                      visible=False, elem_id="synthetic-table")
                 status = gr.Markdown(elem_id="synthetic-status")
+                gr.Markdown(SSIM_LINE, elem_id="synthetic-ssim-convention")
 
     cleared = {gallery: None, table: gr.update(value=None, visible=False), status: ""}
 
@@ -237,46 +275,54 @@ def synthetic_tab(service: DenoiserService) -> None:
     kind.change(lambda k: [gr.update(visible=n in synthetic_mod.NOISE_PARAMS.get(k, ())) for n in sliders],
                 kind, list(sliders.values()), queue=False, **HIDDEN)
     model.change(lambda n: gr.update(visible=models.kind(n) != "blind"), model, strength, queue=False, **HIDDEN)
-    run_on_click(run, on_run, [example, clean, kind, seed, model, strength, *sliders.values()], cleared, alert)
+    run_on_click(run, on_run, [example, clean, kind, seed, model, strength, *sliders.values()], cleared, alert, busy,
+                 "Working…", "synthetic")
 
 
 def compare_tab(service: DenoiserService, photo_tab_inputs: dict) -> None:
-    """Compare: every loaded model beside the classical denoisers, with scores and times."""
+    """Compare: every loaded model beside the classical denoisers on the photo's centre, all at one level."""
+    models = service.models
+    slow_labels = [models.label(n) for n in models.names() if n in compare_mod.SLOW_MODELS]
     with gr.Tab("Compare", id="compare"):
         gr.Markdown(compare_mod.description(service.settings.compare_max_pixels), elem_id="compare-description")
         with gr.Row(equal_height=False):
             with gr.Column(min_width=300):
                 photo = photo_input(label="Noisy photo", elem_id="compare-input", height=280)
                 reference = photo_input(label="Clean reference (optional)", elem_id="compare-reference", height=200)
-                auto = gr.Checkbox(True, label="Estimate the noise level from the photo", elem_id="compare-auto")
-                sigma = gr.Slider(1, SIGMA_MAX, value=25, step=0.5, label="Noise level σ for every method")
+                auto = gr.Checkbox(True, label="Use the level the Denoise tab's model measures", elem_id="compare-auto")
+                sigma = gr.Slider(1, SIGMA_MAX, value=25, step=0.5, label="…or this noise level σ for every method "
+                                  "(0–255 scale)", elem_id="compare-sigma")
+                slow = gr.Checkbox(False, label=f"Also run the {' and '.join(slow_labels)} (about 10x slower)",
+                                   visible=bool(slow_labels), elem_id="compare-slow")
                 copy = gr.Button("Use the Denoise tab's photo", elem_id="compare-copy")
                 run = gr.Button("Compare", variant="primary", elem_id="compare-button")
+                busy = progress_line("compare-progress")
                 alert = alert_box("compare-alert")
                 gr.Examples([[p] for p in example_photos()], inputs=[photo], label="Or try a noisy example photo")
             with gr.Column(min_width=300):
-                gallery = gr.Gallery(label="Results", columns=3, object_fit="contain", elem_id="compare-gallery")
-                crops = gr.Gallery(label=f"At 100 %: the {compare_mod.CROP}x{compare_mod.CROP} pixels where the most "
-                                         "noise was removed", columns=4, object_fit="contain", elem_id="compare-crops")
-                table = gr.Dataframe(label="Scores and time per method", interactive=False, visible=False, wrap=True,
-                                     elem_id="compare-table")
                 note = gr.Markdown(elem_id="compare-note")
+                gallery = gr.Gallery(label="The centre of your photo as each method left it (tap one for full size)",
+                                     columns=3, object_fit="contain", elem_id="compare-gallery")
+                table = gr.Dataframe(label="Scores and time per method", interactive=False, visible=False, wrap=True,
+                                     max_height=2000, elem_id="compare-table")
+                gr.Markdown(SSIM_LINE, elem_id="compare-ssim-convention")
 
-    cleared = {gallery: None, crops: None, table: gr.update(value=None, visible=False), note: ""}
+    cleared = {gallery: None, table: gr.update(value=None, visible=False), note: ""}
 
-    def on_run(path, ref_path, sigma_value, auto_value, progress=gr.Progress()):
+    def on_run(path, ref_path, sigma_value, auto_value, slow_value, progress=gr.Progress()):
+        progress((0, None), desc="Measuring the noise", unit="steps")
         report = (lambda done, total, what: progress((done, total), desc=f"Running {what}", unit="methods"))
-        result = compare_mod.compare(service, path, ref_path, sigma_value, auto_value, report)
+        result = compare_mod.compare(service, path, ref_path, sigma_value, auto_value, report, slow=slow_value)
         frame = {"headers": result.columns, "data": result.rows}
         # shares of the width, so that the time column stays on a phone's screen (names wrap instead)
-        widths = ["46%", "30%", "24%"] if len(result.columns) == 3 else ["32%", "17%", "17%", "18%", "16%"]
-        return {gallery: result.gallery, crops: result.crops, note: result.note,
+        widths = ["34%", "22%", "22%", "22%"] if len(result.columns) == 4 else ["28%", "18%", "16%", "19%", "19%"]
+        return {gallery: result.gallery, note: result.note, busy: f"✓ Compared at σ = {result.level:.1f}.",
                 table: gr.update(value=frame, visible=True, column_widths=widths)}
 
     copy.click(lambda a, b: (file_path(a), file_path(b)), [photo_tab_inputs["photo"], photo_tab_inputs["reference"]],
                [photo, reference], queue=False, **RAW, **HIDDEN)
     sigma.input(lambda: False, None, auto, queue=False, **HIDDEN)
-    run_on_click(run, on_run, [photo, reference, sigma, auto], cleared, alert)
+    run_on_click(run, on_run, [photo, reference, sigma, auto, slow], cleared, alert, busy, "Comparing…", "compare")
 
 
 def build_blocks(service: DenoiserService) -> gr.Blocks:

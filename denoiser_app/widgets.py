@@ -32,3 +32,16 @@ def file_path(payload) -> str | None:
 def tiles(progress) -> Callable[[int, int], None]:
     """A gr.Progress as the (tiles done, tiles total) callback denoiser.denoise takes."""
     return lambda done, total: progress((done, total), desc="Denoising", unit="tiles")
+
+
+def steps(progress, total: int) -> Callable[[str], None]:
+    """A gr.Progress as the stage(text) callback DenoiserService.denoise takes: "2/5 steps | Measuring
+    the noise" (gradio draws a description only beside a count)."""
+    done = 0
+
+    def stage(text: str) -> None:
+        nonlocal done
+        progress((done, total), desc=text, unit="steps")
+        done += 1
+
+    return stage

@@ -18,7 +18,7 @@ import pytest
 from app_support import ROOT, H, W, clean_image, free_port, noisy_image, save_tiny, serve, tiny_model
 
 from denoiser.baselines import METHODS
-from denoiser.inference import denoise, estimate_noise
+from denoiser.inference import denoise, estimate_noise, noise_word
 from denoiser.io import read_image, to_float, write_image
 from denoiser.metrics import psnr, ssim
 from denoiser.noise import estimate_sigma
@@ -143,7 +143,9 @@ def test_denoise_with_reference_metrics(svc, pair):
     rows = result.table()
     assert [r[0] for r in rows] == ["your photo", "denoised", "gain"]
     assert rows[1][1] == pytest.approx(round(psnr(clean, out), 2))
-    assert "σ = 20.0, set by you" in result.status() and "dB PSNR" in result.status()
+    status = result.status()
+    assert "σ = 20.0 (set by you)" in status and f"PSNR {rows[2][1]:+.2f} dB" in status
+    assert f"SSIM {result.metrics['ssim_noisy']:.2f} → {result.metrics['ssim_denoised']:.2f} (1: identical)" in status
 
 
 def test_photo_model_runs_on_its_learned_estimate(three, pair):
@@ -158,7 +160,10 @@ def test_photo_model_runs_on_its_learned_estimate(three, pair):
     found = estimate_noise(noisy, model)
     assert metrics["model"] == "photo" and metrics["sigma_source"] == "learned"
     assert metrics["sigma"] == pytest.approx(found.sigma)
-    assert found.plain() in svc.denoise(str(noisy_path)).status()
+    status = svc.denoise(str(noisy_path)).status()
+    word = noise_word(found.sigma)
+    assert f"Your photo had **{word}** noise" in status  # the word first ...
+    assert status.index(word) < status.index("<details>") < status.index(found.describe())  # ... the figures folded
 
     path, metrics = svc.api(str(noisy_path), None, None, "photo", 0.5)  # strength scales the estimate
     np.testing.assert_array_equal(read_image(path), denoise(noisy, model, strength=0.5))
@@ -168,7 +173,8 @@ def test_photo_model_runs_on_its_learned_estimate(three, pair):
     assert Path(path).name == "Dog-photo-sigma12.0-s2.00.png" and metrics["sigma_source"] == "given"
 
     upload = svc.inspect(str(noisy_path), "photo")
-    assert upload.note.startswith(f"{W}x{H} RGB 8-bit photo") and f"{found.plain()}." in upload.note
+    assert upload.note.startswith(f"{W}x{H} RGB 8-bit photo. **Noise: {word}**: ")
+    assert upload.note.index("<details>") < upload.note.index(found.describe())
     assert upload.sigma == pytest.approx(found.sigma) and not upload.converted
 
 
@@ -317,24 +323,69 @@ def test_compare_runs_every_method_once(three, pair):
     assert models == ["Everyday photos", "Even grain (Gaussian)", "mine"]
     expected = ["your photo", *models, *(compare.METHOD_NAMES[m] for m in classical)]
     assert captions == expected and len(set(captions)) == len(captions)  # the input once, no "noisy" twin
-    assert [c for _, c in result.crops] == expected
     assert [r[0] for r in result.rows] == expected
-    assert result.columns == ["method", "PSNR (dB)", "SSIM", "noise left (σ)", "seconds"]
+    assert result.columns == ["method", "PSNR (dB)", "SSIM", "took out", "seconds"]
     assert result.rows[0][1] == pytest.approx(round(psnr(read_image(clean_path), read_image(noisy_path)), 2))
     for path, _ in result.gallery:
         assert read_image(path).shape == (H, W, 3)
     description = compare.description(svc.settings.compare_max_pixels)
     assert all(compare.METHOD_NAMES[m] in description for m in classical)  # what runs is listed
+    assert all(compare.TEXTBOOK_NAMES[m] in description for m in compare.TEXTBOOK_NAMES)  # and its textbook name
     assert all(len(c) <= 22 for c in captions)  # short enough for a gallery tile
     assert "slow" not in description  # times are measured and shown, never claimed
-    assert "Everyday photos model measured the noise itself" in result.note and "mine model is blind" in result.note
+    assert "mine model is blind" in result.note
 
     result = compare.compare(svc, str(noisy_path), None, 25, False)
-    assert result.columns == ["method", "noise left (σ)", "seconds"] and [r[0] for r in result.rows] == expected
-    noise_left = [r[1] for r in result.rows]  # the no-reference score: the input's noise, then what each left
+    assert result.columns == ["method", "took out", "noise left", "seconds"] and [r[0] for r in result.rows] == expected
+    noise_left = [r[2] for r in result.rows]  # the input's fine noise, then what each method left
     assert noise_left[0] == pytest.approx(estimate_sigma(to_float(read_image(noisy_path))), abs=0.06)
-    assert all(isinstance(r[2], float) and r[2] >= 0 for r in result.rows[1:]) and result.rows[0][2] == ""
-    assert "σ = 25.0 (set by you)" in result.note
+    assert result.rows[0][1] == "" and all(isinstance(r[1], float) and r[1] > 0 for r in result.rows[1:])
+    assert all(isinstance(r[3], float) and r[3] >= 0 for r in result.rows[1:]) and result.rows[0][3] == ""
+    assert "σ = 25.0" in result.note and "you set" in result.note
+
+
+def test_compare_gives_every_method_the_photo_models_level(three, tmp_path, monkeypatch):
+    """The level each method receives is the one the Denoise tab's model measures on the whole photo,
+    not the white-noise estimate, and it is named on the page; only the photo's centre is compared."""
+    import denoiser.baselines
+
+    svc = three.service
+    clean = clean_image(300, 400)
+    noisy = noisy_image(clean, sigma=12)
+    write_image(tmp_path / "big.png", noisy)
+    levels = {}
+    real_classical, real_run = denoiser.baselines.classical_denoise, svc.models.run
+
+    def heard(key, sigma) -> bool:
+        levels[key] = sigma
+        return True
+
+    monkeypatch.setattr(denoiser.baselines, "classical_denoise",
+                        lambda planes, key, sigma: heard(key, sigma) and real_classical(planes, key, sigma))
+    monkeypatch.setattr(svc.models, "run", lambda name, image, sigma=None, *a, **k: heard(name, sigma)
+                        and real_run(name, image, sigma, *a, **k))
+
+    result = compare.compare(svc, str(tmp_path / "big.png"))
+    level = estimate_noise(noisy, svc.models.models["photo"]).sigma  # the whole photo's, as the Denoise tab
+    assert level != pytest.approx(estimate_sigma(to_float(noisy)), abs=0.5)  # the tiny model's differs: a real test
+    assert levels.pop("mine") is None  # blind: takes no level
+    assert levels and all(v == pytest.approx(level) for v in levels.values()), (level, levels)
+    assert result.level == pytest.approx(level) and f"σ = {level:.1f}" in result.note and "Everyday photos" in result.note
+    side = int(svc.settings.compare_max_pixels ** 0.5)
+    assert read_image(result.gallery[1][0]).shape[:2] == (side, side)  # the centre crop, not the whole photo
+    assert f"centre {side}x{side}" in result.note
+
+
+def test_compare_runs_the_slow_network_only_when_asked(pair):
+    blocks = build_demo({"photo": tiny_model("photo"), "seed": tiny_model("blind", 3)}, settings=Settings())
+    try:
+        svc = blocks.service
+        label = svc.models.label("seed")
+        quick = compare.compare(svc, str(pair[0]))
+        assert label not in [c for _, c in quick.gallery] and label in quick.note
+        assert label in [c for _, c in compare.compare(svc, str(pair[0]), slow=True).gallery]
+    finally:
+        blocks.close()
 
 
 def test_page_starts_clean_and_lists_models(three):
@@ -488,8 +539,11 @@ def test_cli_starts_and_user_errors_leave_no_traceback(gaussian_dir, tmp_path):
         assert str(gaussian_dir).encode() in body  # the page names the model's weights
         write_image(tmp_path / "tiny.png", clean_image(2, 2))
         (tmp_path / "fake.png").write_text("not an image")
+        from PIL import Image
+
+        Image.new("L", (10_000, 9_000)).save(tmp_path / "huge.png")  # 90 MP: over Pillow's warning limit too
         client = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=str(tmp_path / "dl"))
-        for bad, message in (("tiny.png", "too small"), ("fake.png", "not an image")):
+        for bad, message in (("tiny.png", "too small"), ("fake.png", "not an image"), ("huge.png", "90 megapixels")):
             with pytest.raises(Exception, match=message):
                 client.predict(handle_file(str(tmp_path / bad)), None, None, api_name="/denoise")
         client.close()
@@ -501,6 +555,7 @@ def test_cli_starts_and_user_errors_leave_no_traceback(gaussian_dir, tmp_path):
             proc.kill()
             proc.wait()
     assert "Traceback" not in log_path.read_text(), log_path.read_text()
+    assert "DecompressionBombWarning" not in log_path.read_text()  # refused with a message, not warned about
 
 
 def test_the_app_offers_the_papers_network_beside_the_shipped_models():
