@@ -66,7 +66,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not data.is_dir():
         raise CLIError(f"{data}: data folder not found (pass --data or set DENOISER_DATA)")
     inputs = ReportInputs(model, data, tuple(args.seed_model or ()), tuple(args.compare or ()), args.limit,
-                          tuple(args.peer or ()))
+                          tuple(args.peer or ()), tuple(args.adapted or ()))
     written = ", ".join(str(p) for p in [weights_dir / "results.json", *cards])
     if args.speed_only:
         remeasure_speed(inputs, weights_dir, cards, repo_id)
@@ -105,6 +105,9 @@ def build_parser(prog: str = "python -m benchmarks") -> argparse.ArgumentParser:
                    help=PEER_HELP + "; run on the same noisy inputs and timed in the same run")
     p.add_argument("--compare", action="append", metavar="MODEL",
                    help="another model to score beside it on the real-noise sets (repeatable), e.g. an older version's folder")
+    p.add_argument("--adapted", action="append", metavar="RUN",
+                   help="a `denoiser adapt` run on SIDD12 or on PolyU's test split (repeatable): scored there as the "
+                        "card's adapted protocol")
     p.add_argument("--repo-id", default=None, help="the Hub repo the card describes (default: denoiser-project/denoiser-NAME)")
     p.add_argument("--limit", type=int, default=None, help="only the first N images per set (quick check)")
     p.set_defaults(func=cmd_report)

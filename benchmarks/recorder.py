@@ -23,6 +23,7 @@ class ReportInputs:
     compare: tuple[str, ...] = ()  # other models scored beside it on the real-noise sets
     limit: int | None = None
     peers: tuple[str, ...] = ()  # NAME=PATH: another group's trained model run on the same noisy inputs
+    adapted: tuple[str, ...] = ()  # adapt runs on a test set's own noisy images: the card's "adapted" protocol
 
 
 class Recorder:

@@ -20,6 +20,7 @@ from denoiser.model import count_parameters, macs_per_pixel
 
 from .peers import load_peer
 from .provenance import provenance
+from .adapted import adapted_models
 from .recorder import Recorder, ReportInputs, compared_models
 from .report_gaussian import measure_gaussian, render_gaussian_card
 from .report_photo import measure_photo, render_photo_card
@@ -38,7 +39,7 @@ def measure(inputs: ReportInputs, progress=print) -> dict:
         measure_seed(run, model, data)
         return out
     if out["kind"] == "photo":
-        measure_photo(run, model, data, compared_models(inputs.compare), peers)
+        measure_photo(run, model, data, compared_models(inputs.compare), peers, adapted_models(inputs.adapted, data))
     else:
         measure_gaussian(run, model, inputs, peers)
     run.speed(model, inputs.model_source, peers)

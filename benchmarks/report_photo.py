@@ -11,6 +11,7 @@ from pathlib import Path
 
 from denoiser.hub import load_model
 
+from .adapted import ADAPTED_PREFIX, protocol
 from .card_parts import by_sigma, front_matter
 from .recorder import SIGMAS, Recorder
 from .provenance import provenance_lines
@@ -33,15 +34,21 @@ PEER_LABELS = {
 }
 
 
-def measure_photo(run: Recorder, model, data: Path, others: list, peers: list = ()) -> None:
+PROTOCOLS = ("Protocols: *blind*, the model as shipped (or as its authors published it), which never saw these "
+             "test images; *adapted*, fine-tuned by `denoiser adapt` on this set's own noisy images (never its "
+             "references), then scored on them, as self-supervised papers report it.")
+
+
+def measure_photo(run: Recorder, model, data: Path, others: list, peers: list = (), adapted: list = ()) -> None:
     """Every evaluation the photo card reports, recorded by `run`. `others`: models (e.g. the
     previous photo model) scored beside it on the real-noise sets and the JPEG row; `peers`: other
-    groups' models, the blind ones (PD-Denoising, the TM-BSN students) scored on the same real-noise inputs."""
+    groups' models, the blind ones (PD-Denoising, the TM-BSN students) scored on the same real-noise inputs;
+    `adapted`: (section, model) from `benchmarks.adapted`, each scored on the set it adapted on."""
     gaussian = load_model("gaussian")
     blind_peers = [p for p in peers if not p.config.noise_map]
     sidd = data / "real" / "SIDD12"
     if sidd.is_dir():
-        for method in ("noisy", model, gaussian, *others, *blind_peers):
+        for method in ("noisy", model, gaussian, *others, *blind_peers, *(m for s, m in adapted if s == "sidd12")):
             run("sidd12", method, pairs=sidd)
         run.best_per_image("sidd12_strength", model, pairs=sidd, strengths=STRENGTHS)
         run.best_per_image("sidd12_gaussian_oracle", gaussian, pairs=sidd, sigmas=ORACLE_SIGMAS)
@@ -49,7 +56,7 @@ def measure_photo(run: Recorder, model, data: Path, others: list, peers: list = 
     if polyu.is_dir():
         run("polyu", "noisy", pairs=polyu, split="test")
         run.tuned_on_train("polyu", polyu, TUNED_BASELINES)
-        for method in (model, gaussian, *others, *blind_peers):
+        for method in (model, gaussian, *others, *blind_peers, *(m for s, m in adapted if s == "polyu")):
             run("polyu", method, pairs=polyu, split="test")
     cbsd = data / "CBSD68"
     if cbsd.is_dir():
@@ -66,12 +73,14 @@ def _name(record: dict, model_name: str, tuned: dict) -> str:
     if method in tuned:
         return f"{method} (σ {tuned[method]:g} tuned on the train scenes)"
     if method == model_name:
-        return f"**{method}** (this model, blind)"
+        return f"**{method}** (this model)"
     if method == "gaussian":
         return "gaussian (σ from the white-noise estimate)"
     if method in PEER_LABELS:
         return PEER_LABELS[method]
-    return f"{method} (blind)"
+    if method.startswith(ADAPTED_PREFIX):
+        return method[len(ADAPTED_PREFIX):]
+    return method
 
 
 def _best_setting_lines(results: dict) -> list[str]:
@@ -108,9 +117,10 @@ def render_photo(results: dict) -> list[str]:
         records = results.get(section, [])
         if not records:
             continue
-        lines += ["", f"## {title} ({records[0]['n']} pairs, mean PSNR)", "", note, "", "| method | PSNR | SSIM |", "|---|---|---|"]
+        lines += ["", f"## {title} ({records[0]['n']} pairs, mean PSNR)", "", note, "", PROTOCOLS, "",
+                  "| method | protocol | PSNR | SSIM |", "|---|---|---|---|"]
         for r in records:
-            lines.append(f"| {_name(r, name, tuned)} | {r['psnr']:.2f} | {r['ssim']:.4f} |")
+            lines.append(f"| {_name(r, name, tuned)} | {protocol(r['method'])} | {r['psnr']:.2f} | {r['ssim']:.4f} |")
         best[section] = next((r for r in records if r["method"] == name), None)
         peer[section] = next((r for r in records if r["method"] == "pd"), None)
         if section == "sidd12":

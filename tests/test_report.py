@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from benchmarks.recorder import SIGMAS
 from benchmarks.report import render_card
 from benchmarks.report_training import training_budget
@@ -116,14 +118,14 @@ def test_photo_card_shows_every_section_and_which_targets_were_met(tmp_path):
     write_run(tmp_path, 6000.0, preset="photo", init="gaussian", pairs=["data/PolyU"], pairs_split="train")
     card = render_card(photo_results(), tmp_path, "owner/denoiser-photo")
     assert "## Phone noise: SIDD12 smartphone crops (12 pairs, mean PSNR)" in card
-    assert "| **photo** (this model, blind) | 34.61 | 0.9000 |" in card
-    assert "| nlmeans (σ 4 tuned on the train scenes) | 37.00 | 0.9000 |" in card
+    assert "| **photo** (this model) | blind | 34.61 | 0.9000 |" in card
+    assert "| nlmeans (σ 4 tuned on the train scenes) | blind | 37.00 | 0.9000 |" in card
     assert "| difference | -0.09 | -0.08 | -0.30 |" in card
     assert "| SIDD12, blind, strength 1 | ≥ 34.5 dB | 34.61 | met |" in card
     assert "| SIDD12, mean best strength | 0.9–1.1 | 1.00 | met |" in card
     assert "0.75, 1, 1.25): 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1.25, 0.75; mean **1.00**" in card
     assert "told its best σ per image" in card and "34.00 dB" in card
-    assert "| PD-Denoising (the authors' weights and real-image setting, measured here) | 32.95 |" in card
+    assert "| PD-Denoising (the authors' weights and real-image setting, measured here) | blind | 32.95 |" in card
     assert "| SIDD12: ours − PD-Denoising, same inputs, same run | > 0 dB | +1.66 | met |" in card
     assert "| PolyU test: ours − PD-Denoising, same inputs, same run | > 0 dB | -0.10 | missed |" in card
     assert "| PolyU test, blind | ≥ 38.2 / ≥ 0.965 | 38.00 / 0.9660 | missed |" in card
@@ -226,10 +228,10 @@ def test_photo_card_lists_the_tmbsn_students_on_both_real_noise_tables_and_in_th
     card = render_card(results, tmp_path, "owner/denoiser-photo")
     sidd, polyu = card.split("## Phone noise")[1].split("## Camera noise")
     assert "| TM-BSN student, SIDD (self-supervised on SIDD-Medium's noisy phone photos; " in sidd
-    assert "the authors' weights, measured here) | 37.00 | 0.9123 |" in sidd
+    assert "the authors' weights, measured here) | blind | 37.00 | 0.9123 |" in sidd
     assert "| TM-BSN student, DND (self-supervised on DND's noisy camera photos; the authors' weights, " \
-           "measured here) | 36.19 | 0.9051 |" in sidd
-    assert "measured here) | 36.59 | 0.9490 |" in polyu and "measured here) | 36.61 | 0.9500 |" in polyu
+           "measured here) | blind | 36.19 | 0.9051 |" in sidd
+    assert "measured here) | blind | 36.59 | 0.9490 |" in polyu and "measured here) | blind | 36.61 | 0.9500 |" in polyu
     assert "| TM-BSN student, SIDD (the authors' weights; 16 px border) | 0.300 | channels_last |" in card
     assert "| TM-BSN student, DND (the authors' weights) | 0.320 | channels_last | 0.160 | 0.320 | 4.7× as fast |" in card
 
@@ -263,3 +265,34 @@ def test_photo_report_runs_the_blind_peers_on_both_real_noise_sets(tmp_path):
     for name in ("pd", "tmbsn-sidd", "tmbsn-dnd"):
         assert ("sidd12", name, None) in calls and ("polyu", name, "test") in calls
     assert not any(method == "ffdnet" for _, method, _ in calls)
+
+
+def test_adapted_runs_land_in_their_own_set_labelled_adapted(tmp_path):
+    """Two protocols on every real-noise table: the adapt run's row says *adapted* (and how long), the rest *blind*;
+    a run adapted on another folder or split is refused rather than shown under the wrong set."""
+    from benchmarks.adapted import adapted_models, read_adapted_run
+
+    data = tmp_path / "data"
+    for name in ("SIDD12", "PolyU"):
+        (data / "real" / name / "noisy").mkdir(parents=True)
+
+    def adapt_run(folder, noisy, split):
+        run = tmp_path / folder
+        run.mkdir()
+        (run / "train_config.json").write_text(json.dumps({"noisy": [str(noisy)], "noisy_split": split,
+                                                           "init": ["photo"], "clean": [], "pairs": []}))
+        (run / "log.json").write_text(json.dumps([{"step": 140, "seconds": 60.0}]))
+        return run
+
+    sidd_run = adapt_run("a", data / "real" / "SIDD12", "all")
+    assert read_adapted_run(sidd_run).section(data) == "sidd12"
+    assert read_adapted_run(adapt_run("b", data / "real" / "PolyU", "test")).section(data) == "polyu"
+    with pytest.raises(ValueError, match="adapted on"):
+        adapted_models((str(adapt_run("c", data / "real" / "PolyU", "all")),), data)
+
+    results = photo_results()
+    label = read_adapted_run(sidd_run).label
+    results["sidd12"].append({"method": label, "dataset": "SIDD12", "sigma": None, "psnr": 34.4, "ssim": 0.9, "n": 12})
+    card = render_card(results, tmp_path, "owner/denoiser-photo")
+    assert "| photo adapted on these noisy images (140 steps, 1.0 min, `denoiser adapt`) | adapted | 34.40 |" in card
+    assert "| **photo** (this model) | blind | 34.61 |" in card and "Protocols: *blind*" in card
