@@ -29,11 +29,16 @@ class CLIError(Exception):
 
 
 def _collect_inputs(inputs: list[str]) -> list[Path]:
+    """Image files given, and those under the folders given: walked recursively, hidden files and
+    folders skipped, as `denoise FOLDER` walks them (the same walker)."""
+    from .storage import LocalStorage
+
     paths = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = image_io.list_images(path)
+            found = [path / entry.rel for entry in LocalStorage().walk(str(path))
+                     if entry.rel.lower().endswith(image_io.READ_SUFFIXES)]
             if not found:
                 raise CLIError(f"{path}: no images in this folder")
             paths += found
@@ -202,28 +207,19 @@ def format_differences(ours: list[dict], theirs: list[dict]) -> str:
 
 def cmd_add_noise(args: argparse.Namespace) -> int:
     import numpy as np
-    import torch
 
-    from .noise import make_noise
+    from .noise import make_noise, make_noisy
 
     params = {name: getattr(args, name.replace("-", "_")) for name in NOISE_PARAMS[args.kind]}
     missing = [f"--{n}" for n, v in params.items() if v is None]
     if missing:
         raise CLIError(f"--kind {args.kind} needs {' '.join(missing)}")
-    noise = make_noise(args.kind, **params)
+    noise = make_noise(args.kind, **params)  # bad values fail before the image is read
     image = image_io.read_image(args.input)
     out = Path(args.output)
     if out.exists() and not args.overwrite:
         raise CLIError(f"{out} exists; pass --overwrite")
-    values = image_io.to_float(image)
-    planes = values if values.ndim == 3 else values[..., None]
-    alpha = planes[..., -1:] if planes.shape[2] in (2, 4) else None
-    colour = planes[..., :-1] if alpha is not None else planes
-    tensor = torch.from_numpy(np.ascontiguousarray(colour.transpose(2, 0, 1)))
-    noisy = noise(tensor, torch.Generator().manual_seed(args.seed)).numpy().transpose(1, 2, 0)
-    if alpha is not None:
-        noisy = np.concatenate([noisy, alpha], axis=2)
-    noisy = noisy if values.ndim == 3 else noisy[..., 0]
+    noisy = make_noisy(image, args.kind, params, args.seed)  # the app's synthetic tab runs the same function
     image_io.write_image(out, image_io.from_float(np.clip(noisy, 0, 1), image.dtype))
     print(f"{args.input} -> {out} ({noise})")
     return 0
@@ -360,7 +356,7 @@ def _add_add_noise_command(sub: argparse._SubParsersAction) -> None:
 def _add_estimate_command(sub: argparse._SubParsersAction) -> None:
     """The estimate command: the noise level each model would assume."""
     p = sub.add_parser("estimate", help="estimate the noise level (sigma) and NLF of images")
-    p.add_argument("inputs", nargs="+", metavar="IN", help="image files and/or folders")
+    p.add_argument("inputs", nargs="+", metavar="IN", help="image files and/or folders (walked recursively)")
     p.add_argument("--model", default=None, help="the model whose noise estimate to print (default: the photo model)")
     p.set_defaults(func=cmd_estimate)
 

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .degrade import ColorGaussian, Raw, bayer_masks, bilinear_demosaic, check_quality, check_range, jpeg
+from .io import to_float
 
 NOISE_KINDS = ("gaussian", "poisson", "salt-pepper", "nlf", "mask", "camera", "color-gaussian", "raw")
 
@@ -164,6 +165,24 @@ def make_noise(kind: str, **params: float) -> NoiseModel:
     except TypeError as err:
         fields = list(cls.__dataclass_fields__)
         raise ValueError(f"bad parameters {sorted(params)} for {kind!r} noise; it takes {fields}") from err
+
+
+def make_noisy(image: np.ndarray, kind: str, params: dict, seed: int) -> np.ndarray:
+    """Seeded synthetic noise on an (H, W[, C]) image (uint8, uint16 or float in [0, 1]):
+    make_noise(kind, **params) on its colour planes with torch.Generator().manual_seed(seed); an
+    alpha plane (C = 2 or 4, last) is passed through untouched. Returns float32 of the same shape,
+    not clipped (clipping depends on the noise model). What `denoiser add-noise` and the app's
+    synthetic-noise tab both run, so the same seed gives the same noise in either."""
+    noise = make_noise(kind, **params)
+    x = to_float(np.asarray(image))
+    planes = x if x.ndim == 3 else x[..., None]  # (H, W, C)
+    alpha = planes[..., -1:] if planes.shape[2] in (2, 4) else None
+    colour = planes[..., :-1] if alpha is not None else planes
+    tensor = torch.from_numpy(np.ascontiguousarray(colour.transpose(2, 0, 1)))  # (C, H, W)
+    noisy = noise(tensor, torch.Generator().manual_seed(int(seed))).numpy().transpose(1, 2, 0)
+    if alpha is not None:
+        noisy = np.concatenate([noisy, alpha], axis=2)
+    return np.ascontiguousarray(noisy if x.ndim == 3 else noisy[..., 0], dtype=np.float32)
 
 
 # ----------------------------------------------------------------------------- estimation

@@ -89,6 +89,35 @@ def test_add_noise_is_seeded_and_estimate_reads_it_back(images, tmp_path):
     assert "NLF beta1" in result.stdout
 
 
+def test_add_noise_is_the_apps_make_noisy_and_keeps_alpha(images, tmp_path):
+    """One function adds the noise for `add-noise` and the app's synthetic tab: same seed, same pixels."""
+    from denoiser.io import from_float
+    from denoiser.noise import make_noisy
+
+    rgba = np.dstack([read_image(images / "a.png"), np.arange(64 * 80, dtype=np.uint32).reshape(64, 80) % 256]).astype(np.uint8)
+    write_image(tmp_path / "rgba.png", rgba)
+    for source in (images / "a.png", images / "b.png", tmp_path / "rgba.png"):
+        out = tmp_path / f"noisy-{source.name}"
+        result = cli("add-noise", source, "-o", out, "--kind", "poisson", "--peak", 20, "--seed", 4)
+        assert result.returncode == 0, result.stderr
+        expected = from_float(np.clip(make_noisy(read_image(source), "poisson", {"peak": 20}, 4), 0, 1), np.uint8)
+        np.testing.assert_array_equal(read_image(out), expected)
+    np.testing.assert_array_equal(read_image(tmp_path / "noisy-rgba.png")[..., 3], rgba[..., 3])  # alpha untouched
+
+
+def test_estimate_walks_a_folder_recursively_as_denoise_does(images, tiny_model_dir, tmp_path):
+    write_image(images / "trip" / "day1" / "c.png", read_image(images / "a.png")[:32, :32])
+    write_image(images / ".thumbs" / "d.png", read_image(images / "a.png")[:32, :32])  # hidden: skipped
+    result = cli("estimate", images, "--model", tiny_model_dir)
+    assert result.returncode == 0, result.stderr
+    assert set(white_noise_sigmas(result.stdout)) == {str(images / "a.png"), str(images / "b.png"),
+                                                      str(images / "trip" / "day1" / "c.png")}
+    empty = tmp_path / "empty" / "nested"
+    empty.mkdir(parents=True)
+    result = cli("estimate", empty.parent)
+    assert result.returncode == 2 and "no images in this folder" in result.stderr
+
+
 def white_noise_sigmas(stdout: str) -> dict[str, float]:
     """{path: the white-noise sigma} from `estimate`'s lines, e.g.
     "PATH: noise σ ≈ 24.8 (...) [photo]; white-noise σ 25.02; NLF beta1 ..., beta2 ..."."""

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from denoiser.noise import NLF, Gaussian, Mask, Poisson, SaltPepper, estimate_nlf, estimate_sigma, make_noise
+from denoiser.io import to_float
+from denoiser.noise import NLF, Gaussian, Mask, Poisson, SaltPepper, estimate_nlf, estimate_sigma, make_noise, make_noisy
 
 
 def gen(seed=0):
@@ -116,3 +117,19 @@ def test_camera_noise_is_signal_dependent_in_linear_light_and_correlated_after_d
     assert torch.equal(jpeg, Camera(0.004, 1e-5, bayer=True, jpeg_quality=70)(y, gen()))
     with pytest.raises(ValueError, match="RGB"):
         Camera(0.004, 1e-5)(torch.zeros(1, 8, 8), gen())
+
+
+def test_make_noisy_is_make_noise_with_a_seeded_generator_on_the_colour_planes():
+    rgb = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    tensor = torch.from_numpy(to_float(rgb).transpose(2, 0, 1).copy())
+    expected = make_noise("poisson", peak=20)(tensor, torch.Generator().manual_seed(3)).numpy().transpose(1, 2, 0)
+    np.testing.assert_array_equal(make_noisy(rgb, "poisson", {"peak": 20}, 3), expected)
+    np.testing.assert_array_equal(make_noisy(rgb, "raw", {"shot": 0.01, "read": 2e-4}, 1),
+                                  make_noisy(rgb, "raw", {"shot": 0.01, "read": 2e-4}, 1))
+    gray = make_noisy(rgb[..., 0], "gaussian", {"sigma": 10}, 0)
+    assert gray.shape == (20, 30) and gray.dtype == np.float32
+    assert not np.array_equal(gray, make_noisy(rgb[..., 0], "gaussian", {"sigma": 10}, 1))
+    rgba = np.dstack([rgb, np.full((20, 30), 7, np.uint8)])  # alpha passes through; the colour gets the same noise
+    noisy = make_noisy(rgba, "poisson", {"peak": 20}, 3)
+    np.testing.assert_array_equal(noisy[..., :3], expected)
+    np.testing.assert_array_equal(noisy[..., 3], np.float32(7 / 255))
