@@ -47,7 +47,6 @@ class JournalState:
 
     done: dict[str, dict] = field(default_factory=dict)
     planned: set[str] = field(default_factory=set)
-    runs: int = 0
     warning: str | None = None  # lines that could not be read, in one sentence naming the journal
 
     def ours(self, target: str) -> bool:
@@ -83,7 +82,6 @@ def read_state(storage: Storage, out: str) -> JournalState:
     names = sorted(e.rel for e in storage.walk(folder, hidden=True) if e.rel.endswith(".jsonl") and "/" not in e.rel)
     unreadable: dict[str, int] = {}
     for name in names:
-        state.runs += 1
         for line in storage.read_bytes(storage.join(folder, name)).decode("utf-8", "replace").splitlines():
             record = _parse(line) if line.strip() else {}
             if record is None:
