@@ -161,7 +161,7 @@ def test_adapt_never_opens_a_reference_stops_on_time_and_continues(noisy_folder,
     out = tmp_path / "adapted"
     script = tmp_path / "watch.py"
     script.write_text(ADAPT_WATCHING_OPENS)
-    args = [script, "adapt", noisy_folder, "-o", out, "--from", source, "--minutes", 0.05, "--threads", 1]
+    args = [script, "adapt", noisy_folder, "-o", out, "--from", source, "--minutes", 0.05, "--threads", 1, "--steps", 10**5]
     first = run_module(*args)
     assert first.returncode == 0, first.stderr[-2000:]
     assert "GT_OPENED []" in first.stdout
@@ -218,3 +218,17 @@ def test_noisy_split_is_the_standard_scene_split(noisy_folder):
         assert [p.name for p in noisy_paths(noisy_folder, split)] == [n.name for n, _ in pair_paths(noisy_folder, split)]
     with pytest.raises(ValueError, match="split must be"):
         noisy_paths(noisy_folder, "val")
+
+
+def test_adapt_stops_at_its_length_and_a_rerun_with_more_steps_continues(noisy_folder, tmp_path):
+    from denoiser.hub import save_model
+    from denoiser_train.adapt import adapt
+
+    source = save_model(build_model(tiny_config(estimator=True)), tmp_path / "source")
+    out = tmp_path / "adapted"
+    adapt(noisy_folder, out, minutes=5, source=str(source), threads=1, steps=6)
+    assert json.loads((out / "log.json").read_text())[-1]["step"] == 6
+    adapt(noisy_folder, out, minutes=5, source=str(source), threads=1, steps=9)
+    assert json.loads((out / "log.json").read_text())[-1]["step"] == 9
+    with pytest.raises(ValueError, match="not .*give another -o DIR"):
+        adapt(noisy_folder, out, minutes=5, source=str(source), threads=1, steps=12, split="test")

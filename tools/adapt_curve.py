@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="the adapt run folder (continued if it exists)")
     parser.add_argument("--from", dest="source", default="photo", help="the model adapted")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=10**6, help="the adapt run's length (default: until the budgets)")
     parser.add_argument("--json", type=Path, help="write the rows here")
     parser.add_argument("--split", choices=("all", "train", "test"), default="all",
                         help="adapt on, and score, this part of the pairs' standard scene split")
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     for budget in sorted(args.minutes):
         start = time.perf_counter()
         model_dir = adapt(args.pairs, args.out, minutes=budget - done, source=args.source, threads=args.threads,
-                          split=args.split,
+                          split=args.split, steps=args.steps,
                           **overrides)
         done = budget
         steps = json.loads((args.out / "log.json").read_text())[-1]["step"]
