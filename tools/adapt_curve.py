@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
+
+
+MARKERS = ("<!-- adapt-curve:start -->", "<!-- adapt-curve:end -->")
 
 
 def score(model_source: str, pairs: Path, split: str = "all") -> tuple[float, float]:
@@ -36,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--steps", type=int, default=10**6, help="the adapt run's length (default: until the budgets)")
     parser.add_argument("--json", type=Path, help="write the rows here")
+    parser.add_argument("--readme", type=Path, help="write the table, and this command, between this file's "
+                                                    f"{MARKERS[0]} ... {MARKERS[1]} markers")
     parser.add_argument("--split", choices=("all", "train", "test"), default="all",
                         help="adapt on, and score, this part of the pairs' standard scene split")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
@@ -66,10 +72,36 @@ def main(argv: list[str] | None = None) -> int:
         print(rows[-1], flush=True)
         if args.json:
             args.json.write_text(json.dumps(rows, indent=1) + "\n")
-    print("| minutes | steps | PSNR | SSIM |\n|---|---|---|---|")
-    for row in rows:
-        print(f"| {row['minutes']:g} | {row['steps']} | {row['psnr']:.2f} | {row['ssim']:.4f} |")
+    table = render_table(rows, args.pairs.name, argv if argv is not None else sys.argv[1:])
+    print(table)
+    if args.readme:
+        write_between_markers(args.readme, table)
     return 0
+
+
+def render_table(rows: list[dict], dataset: str, argv: list[str]) -> str:
+    """The markdown table of a curve, with the command that measured it and the machine it ran on."""
+    import platform
+
+    import torch
+
+    lines = [f"Measured by `python -m tools.adapt_curve {' '.join(argv)}` ({platform.processor() or platform.machine()}, "
+             f"{torch.get_num_threads()} torch threads; mean RGB PSNR / SSIM on {dataset}, adapted on its noisy images only):",
+             "", "| minutes adapting | steps | PSNR | SSIM |", "|---|---|---|---|"]
+    for row in rows:
+        lines.append(f"| {row['minutes']:g} | {row['steps']} | {row['psnr']:.2f} | {row['ssim']:.4f} |")
+    return "\n".join(lines)
+
+
+def write_between_markers(path: Path, block: str) -> None:
+    from denoiser.files import atomic_write_text
+
+    text = path.read_text()
+    start, end = MARKERS
+    if start not in text or end not in text:
+        raise ValueError(f"{path}: no {start} ... {end} markers")
+    head, rest = text.split(start, 1)
+    atomic_write_text(path, head + start + "\n" + block + "\n" + end + rest.split(end, 1)[1])
 
 
 if __name__ == "__main__":
