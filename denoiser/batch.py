@@ -17,13 +17,13 @@ import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, ContextManager, TextIO
+from typing import Any, Callable, ContextManager, TextIO
 
 from . import io as image_io
 from .batch_plan import Job, Plan, PlanError, plan
 from .batch_work import Outcome, Settings, compute, load, read, reason, resolve_model_source, settings_record, write
 from .journal import FOLDER, JournalState, JournalWriter, read_state, sweep_temporaries
-from .storage import LocalStorage, local_path, open_location
+from .storage import FileEntry, LocalStorage, Storage, local_path, open_location
 
 TileBar = Callable[[str], ContextManager[Callable[[int, int], None]]]
 
@@ -59,17 +59,11 @@ class Request:
 def run(request: Request, stdout: TextIO | None = None, tile_bar: TileBar | None = None) -> Summary:
     """Denoise what `request` names; PlanError (and the io errors) for what must be fixed first.
     Prints a line per image to `stdout` (default sys.stdout) and a progress bar on stderr."""
-    stdout = stdout or sys.stdout
     from tqdm import tqdm
 
     the_plan = plan(request.inputs, request.lists, request.output, request.settings.format, request.glob)
     storage, out_path = open_location(the_plan.out_root)
-    if the_plan.single_file:  # OUT's folder may be anywhere (a home folder): look at the one file only
-        entries, target = [], storage.join(out_path, the_plan.jobs[0].target)
-        outputs = {the_plan.jobs[0].target: storage.stat(target).size} if storage.kind(target) else {}
-    else:
-        entries = list(storage.walk(out_path, hidden=True)) if storage.kind(out_path) == "dir" else []
-        outputs = {e.rel: e.size for e in entries if not any(p.startswith(".") for p in e.rel.split("/"))}
+    entries, outputs = _existing_outputs(the_plan, storage, out_path)
     state = JournalState() if the_plan.single_file else read_state(storage, out_path)
     if state.warning:
         print(f"warning: {state.warning}", file=sys.stderr)
@@ -78,7 +72,6 @@ def run(request: Request, stdout: TextIO | None = None, tile_bar: TileBar | None
     source = resolve_model_source(request.model)
     model = load(source, request.runtime)
     record = settings_record(request.settings, model)
-    jobs = {job.target: job for job in the_plan.jobs}
     todo = [j for j in the_plan.jobs if the_plan.single_file
             or not state.is_done(j.target, j.source, j.size, j.mtime_ns, record, outputs)]
     summary = Summary(skipped=len(the_plan.jobs) - len(todo), failed=list(the_plan.missing))
@@ -92,39 +85,70 @@ def run(request: Request, stdout: TextIO | None = None, tile_bar: TileBar | None
             journal.planned((j.target, j.source) for j in todo)
             sweep_temporaries(storage, out_path, entries, pending | state.planned | set(state.done))
         bar = tqdm(total=len(todo), desc="denoising", unit=" images", disable=len(todo) == 1, file=sys.stderr)
-        lock = threading.Lock()
-
-        def finished(outcome: Outcome) -> None:
-            job = jobs[outcome.target]
-            with lock:
-                if outcome.status == "done":
-                    if journal is not None:
-                        journal.done({"target": job.target, "source": job.source, "size": job.size,
-                                      "mtime_ns": job.mtime_ns, "settings": record,
-                                      "output_size": outcome.output_size, "how": outcome.how})
-                    summary.done += 1
-                    bar.write(f"{job.source} -> {storage.display(storage.join(out_path, job.target))} "
-                              f"({outcome.how})", file=stdout)
-                else:
-                    if journal is not None:
-                        journal.failed(job.target, job.source, outcome.reason)
-                    summary.failed.append((job.source, outcome.reason))
-                bar.update(1)
-
+        recorder = _Recorder({job.target: job for job in the_plan.jobs}, journal, summary, record, storage, out_path,
+                             stdout or sys.stdout, bar)
         try:
-            if request.engine == "ray":
-                from .ray_engine import run_ray
-
-                run_ray(todo, source, request.runtime, request.settings, the_plan.out_root, record, finished,
-                        address=request.address, workers=request.workers)
-            else:
-                run_local(todo, model, request.settings, the_plan.out_root, finished,
-                          threads=request.workers or 2, tile_bar=tile_bar)
+            _run_engine(request, todo, source, model, the_plan.out_root, record, recorder, tile_bar)
         finally:
             bar.close()
     if journal is not None:  # what killed Ray workers left behind (a retried task wrote again)
         sweep_temporaries(storage, out_path, storage.walk(out_path, hidden=True), pending)
     return summary
+
+
+def _existing_outputs(the_plan: Plan, storage: Storage, out_path: str) -> tuple[list[FileEntry], dict[str, int]]:
+    """(every file under OUT, hidden ones included, for the temporary-file sweep; {visible output:
+    its size}). For a single file OUT's folder may be anywhere (a home folder): only that file is looked at."""
+    if the_plan.single_file:
+        target = storage.join(out_path, the_plan.jobs[0].target)
+        return [], {the_plan.jobs[0].target: storage.stat(target).size} if storage.kind(target) else {}
+    entries = list(storage.walk(out_path, hidden=True)) if storage.kind(out_path) == "dir" else []
+    return entries, {e.rel: e.size for e in entries if not any(p.startswith(".") for p in e.rel.split("/"))}
+
+
+@dataclass
+class _Recorder:
+    """What happens as each image finishes, called from the engine's threads: its journal line, the
+    summary's count, a line on stdout and a step of the progress bar."""
+
+    jobs: dict[str, Job]
+    journal: JournalWriter | None
+    summary: Summary
+    record: dict
+    storage: Storage
+    out_path: str
+    stdout: TextIO
+    bar: Any
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, outcome: Outcome) -> None:
+        job = self.jobs[outcome.target]
+        with self.lock:
+            if outcome.status == "done":
+                if self.journal is not None:
+                    self.journal.done({"target": job.target, "source": job.source, "size": job.size,
+                                       "mtime_ns": job.mtime_ns, "settings": self.record,
+                                       "output_size": outcome.output_size, "how": outcome.how})
+                self.summary.done += 1
+                self.bar.write(f"{job.source} -> {self.storage.display(self.storage.join(self.out_path, job.target))} "
+                               f"({outcome.how})", file=self.stdout)
+            else:
+                if self.journal is not None:
+                    self.journal.failed(job.target, job.source, outcome.reason)
+                self.summary.failed.append((job.source, outcome.reason))
+            self.bar.update(1)
+
+
+def _run_engine(request: Request, todo: list[Job], source, model, out_root: str, record: dict,
+                finished: Callable[[Outcome], None], tile_bar: TileBar | None) -> None:
+    """The images of `todo` through the engine the request names; each outcome goes to `finished`."""
+    if request.engine == "ray":
+        from .ray_engine import run_ray
+
+        run_ray(todo, source, request.runtime, request.settings, out_root, record, finished,
+                address=request.address, workers=request.workers)
+    else:
+        run_local(todo, model, request.settings, out_root, finished, threads=request.workers or 2, tile_bar=tile_bar)
 
 
 def _check_targets(the_plan: Plan, outputs: dict[str, int], state: JournalState, overwrite: bool,
