@@ -20,9 +20,9 @@ from .speed_card import speed_lines
 
 JPEG_SIGMA, JPEG_QUALITY = 25, 80
 TUNED_BASELINES = ("nlmeans",)  # strength tuned on PolyU's train scenes
-# Targets of issue 20, printed beside the measurements so a reader sees what was met.
-TARGETS = {"sidd12": 34.5, "best_strength": (0.9, 1.1), "polyu_psnr": 38.2, "polyu_ssim": 0.965, "awgn_gap": 0.2,
-           "jpeg": 28.3, "speedup_vs_ffdnet": 2.0}
+# Targets of issue 27 (learning from real noisy photos), printed beside the measurements so a reader sees what was met.
+TARGETS = {"sidd12": 35.0, "sidd12_adapted": 36.0, "best_strength": (0.9, 1.1), "polyu_psnr": 38.4,
+           "polyu_adapted": 38.7, "awgn_gap": 0.2, "jpeg": 28.3, "speedup_vs_ffdnet": 2.0}
 STRENGTHS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5)  # searched per image: is strength 1 the best one?
 ORACLE_SIGMAS = (5, 10, 15, 20, 30, 40, 50, 60)  # the gaussian model told each level: what our parts can do
 # Other groups' models on the real-noise tables (never shipped; benchmarks.peers). Each is blind at test
@@ -164,9 +164,13 @@ def _targets(results: dict, best: dict, peer: dict, gaps: dict, jpeg_ours, speed
         shown = round(mean, 2)  # judged as printed: 13.2 / 12 is 1.1000000000000003
         lines.append(f"| SIDD12, mean best strength | {low}–{high} | {shown:.2f} | {_met(low <= shown <= high)} |")
     if best.get("polyu"):
-        p, s = best["polyu"]["psnr"], best["polyu"]["ssim"]
-        ok = p >= TARGETS["polyu_psnr"] and s >= TARGETS["polyu_ssim"]
-        lines.append(f"| PolyU test, blind | ≥ {TARGETS['polyu_psnr']} / ≥ {TARGETS['polyu_ssim']} | {p:.2f} / {s:.4f} | {_met(ok)} |")
+        p = best["polyu"]["psnr"]
+        lines.append(f"| PolyU test, blind | ≥ {TARGETS['polyu_psnr']} dB | {p:.2f} | {_met(p >= TARGETS['polyu_psnr'])} |")
+    for section, label, target in (("sidd12", "SIDD12", "sidd12_adapted"), ("polyu", "PolyU test", "polyu_adapted")):
+        for r in results.get(section, []):
+            if protocol(r["method"]) == "adapted":
+                lines.append(f"| {label}, adapted on its noisy images ({r['method'].split('(')[-1].rstrip(')')}) | "
+                             f"≥ {TARGETS[target]} dB | {r['psnr']:.2f} | {_met(r['psnr'] >= TARGETS[target])} |")
     if gaps:
         worst = min(gaps.values())
         lines.append(f"| CBSD68 AWGN, blind vs gaussian with true σ | within {TARGETS['awgn_gap']} dB | "

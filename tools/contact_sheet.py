@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", required=True, help="PNG to write")
     parser.add_argument("--model", action="append", required=True, help="model to show (repeatable)")
     parser.add_argument("--images", type=int, default=6, help="first N images of the folder")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="these images of the folder (file names without suffix), in this order")
     parser.add_argument("--crop", type=int, default=256, help="crop side in pixels")
     parser.add_argument("--at", type=float, nargs=2, default=(0.5, 0.5), metavar=("Y", "X"),
                         help="crop centre as fractions of height and width")
@@ -72,7 +73,14 @@ def main(argv: list[str] | None = None) -> int:
         model = denoiser.load_model(source)
         model.name = Path(source).name or source
         models.append(model)
-    paths = list_images(args.folder)[: args.images]
+    paths = list_images(args.folder)
+    if args.only:
+        by_stem = {p.stem: p for p in paths}
+        missing = [n for n in args.only if n not in by_stem]
+        if missing:
+            parser.error(f"not in {args.folder}: {missing}")
+        paths = [by_stem[n] for n in args.only]
+    paths = paths[: args.images] if not args.only else paths
     denoiser.write_image(args.output, np.asarray(build_sheet(paths, models, args.crop, tuple(args.at))))
     print(f"wrote {args.output} ({len(paths)} images x {len(models) + 1} columns)")
     return 0
