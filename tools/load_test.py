@@ -228,6 +228,116 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def server_env(args: argparse.Namespace, port: int, gradio_dir: Path, tmp_dir: Path, model_env: str | None) -> dict:
+    """The app's environment: this one plus its address, fresh temporary folders (so the files it
+    leaves can be counted), the TTL, the queue and concurrency settings, and the model."""
+    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
+               GRADIO_TEMP_DIR=str(gradio_dir), TMPDIR=str(tmp_dir), DENOISER_OUTPUT_TTL=str(args.ttl),
+               GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
+    if args.queue_size:
+        env["DENOISER_QUEUE_SIZE"] = str(args.queue_size)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    if args.concurrency:
+        env["DENOISER_CONCURRENCY"] = str(args.concurrency)
+    if model_env is None:
+        env.pop("DENOISER_MODEL", None)
+    else:
+        env["DENOISER_MODEL"] = model_env
+    return env
+
+
+def connect_clients(url: str, users: int, work: Path) -> list:
+    """One gradio_client per user, connected in parallel, each downloading into its own folder."""
+    from gradio_client import Client
+
+    clients: list = [None] * users
+
+    def connect(i: int) -> None:
+        clients[i] = Client(url, verbose=False, download_files=str(work / "downloads" / f"user{i:02d}"))
+
+    threads = [threading.Thread(target=connect, args=(i,)) for i in range(users)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if any(c is None for c in clients):
+        raise RuntimeError("could not connect every client (see above)")
+    return clients
+
+
+def run_rounds(clients: list, images: list[Path], args: argparse.Namespace, deadline: float,
+               pid: int) -> tuple[list[Outcome], list[dict]]:
+    """--rounds identical rounds: (every outcome, one summary per round with the server's RSS after it)."""
+    outcomes, rounds = [], []
+    for r in range(args.rounds):
+        t0 = time.monotonic()
+        got = run_round(clients, images, args.same, args.requests, r, deadline)
+        wall = time.monotonic() - t0
+        time.sleep(1)
+        rss_after = rss_kb(pid)
+        stats = summarise(got)
+        rounds.append({"round": r + 1, "wall_s": round(wall, 2), "rss_after_mb": mb(rss_after), **asdict(stats)})
+        print(f"round {r + 1}: {stats.requests} requests, {stats.failures} failed, {wall:.1f} s, "
+              f"RSS {mb(rss_after)} MB", flush=True)
+        outcomes += got
+    return outcomes, rounds
+
+
+def after_rounds(ttl: int, deadline: float, pid: int, sampler: RssSampler, gradio_dir: Path, tmp_dir: Path,
+                 log: Path) -> dict:
+    """What the server leaves: files right after the rounds and again after the TTL clean-up, its
+    RSS then and at its peak, and the error markers in its log."""
+    files_at_end = file_counts(gradio_dir, tmp_dir)
+    # gradio's delete_cache and the app's pruner run every max(1, ttl // 2) s; files expire after ttl.
+    wait = ttl + 2 * max(1, ttl // 2) + 2
+    time.sleep(max(0.0, min(wait, deadline - time.monotonic())))
+    after = {"files_at_end": files_at_end, "files_after_ttl_cleanup": file_counts(gradio_dir, tmp_dir),
+             "rss_end": rss_kb(pid), "hwm": rss_kb(pid, "VmHWM")}
+    sampler.stop()
+    log_text = log.read_text(errors="replace")
+    after["server_log_markers"] = {m: log_text.count(m) for m in LOG_MARKERS if m in log_text}
+    return after
+
+
+def build_result(args: argparse.Namespace, env: dict, model_text: str, outcomes: list[Outcome], rounds: list[dict],
+                 rss_started: int | None, rss_before: int | None, peak_kb: int | None, after: dict,
+                 start_time: float) -> dict:
+    """The run's record, as printed, written to --json and rendered into the README."""
+    total = summarise(outcomes)
+    growth = None
+    if len(rounds) >= 2 and rounds[-1]["rss_after_mb"] is not None and rounds[-2]["rss_after_mb"] is not None:
+        growth = round(rounds[-1]["rss_after_mb"] - rounds[-2]["rss_after_mb"], 1)
+    return {
+        "model": model_text,
+        "users": args.users, "requests_per_user": args.requests, "rounds": args.rounds,
+        "same_image_users": args.same, "size": args.size, "ttl_s": args.ttl,
+        "queue_size": int(env.get("DENOISER_QUEUE_SIZE", 64)),
+        **asdict(total),
+        "same_image": same_image_check(outcomes),
+        "rss_mb": {
+            "started": mb(rss_started), "before": mb(rss_before),
+            "after_rounds": [r["rss_after_mb"] for r in rounds], "after_ttl_cleanup": mb(after["rss_end"]),
+            "peak_sampled": mb(peak_kb), "peak_vmhwm": mb(after["hwm"]), "growth_last_round": growth,
+        },
+        "files_at_end": after["files_at_end"],
+        "files_after_ttl_cleanup": after["files_after_ttl_cleanup"],
+        "server_log_markers": after["server_log_markers"],
+        "rounds_detail": rounds,
+        "wall_s": round(time.monotonic() - start_time, 1),
+    }
+
+
+def report(result: dict, args: argparse.Namespace, argv: list[str] | None) -> None:
+    """The table on stdout, and the record into --json and --readme when asked."""
+    print_table(result)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"results written to {args.json}")
+    if args.readme:
+        write_readme_block(args.readme, result, argv)
+        print(f"figures written into {args.readme}")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     start_time = time.monotonic()
@@ -241,39 +351,13 @@ def main(argv=None) -> int:
         model_env, model_text = choose_model(args.model, work)
         images = make_images(work / "images", args.users, args.same, args.size)
         port = free_port()
-        env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
-                   GRADIO_TEMP_DIR=str(gradio_dir), TMPDIR=str(tmp_dir), DENOISER_OUTPUT_TTL=str(args.ttl),
-                   GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
-        if args.queue_size:
-            env["DENOISER_QUEUE_SIZE"] = str(args.queue_size)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        if args.concurrency:
-            env["DENOISER_CONCURRENCY"] = str(args.concurrency)
-        if model_env is None:
-            env.pop("DENOISER_MODEL", None)
-        else:
-            env["DENOISER_MODEL"] = model_env
+        env = server_env(args, port, gradio_dir, tmp_dir, model_env)
         print(f"work folder {work}; model: {model_text}", flush=True)
         proc = start_server(env, work / "server.log", port, min(deadline, time.monotonic() + 180))
         sampler = RssSampler(proc.pid)
         sampler.start()
-        url = f"http://127.0.0.1:{port}/"
         rss_started = rss_kb(proc.pid)
-
-        from gradio_client import Client
-
-        clients: list = [None] * args.users
-
-        def connect(i: int) -> None:
-            clients[i] = Client(url, verbose=False, download_files=str(work / "downloads" / f"user{i:02d}"))
-
-        threads = [threading.Thread(target=connect, args=(i,)) for i in range(args.users)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if any(c is None for c in clients):
-            raise RuntimeError("could not connect every client (see above)")
+        clients = connect_clients(f"http://127.0.0.1:{port}/", args.users, work)
 
         warm = run_round(clients[:1], images[:1], 0, 1, -1, deadline)  # loads lazy imports, first-call costs
         if warm[0].error:
@@ -281,60 +365,12 @@ def main(argv=None) -> int:
         time.sleep(1)
         rss_before = rss_kb(proc.pid)
 
-        outcomes, rounds = [], []
-        for r in range(args.rounds):
-            t0 = time.monotonic()
-            got = run_round(clients, images, args.same, args.requests, r, deadline)
-            wall = time.monotonic() - t0
-            time.sleep(1)
-            rss_after = rss_kb(proc.pid)
-            stats = summarise(got)
-            rounds.append({"round": r + 1, "wall_s": round(wall, 2), "rss_after_mb": mb(rss_after), **asdict(stats)})
-            print(f"round {r + 1}: {stats.requests} requests, {stats.failures} failed, {wall:.1f} s, "
-                  f"RSS {mb(rss_after)} MB", flush=True)
-            outcomes += got
-        files_at_end = file_counts(gradio_dir, tmp_dir)
-
-        # gradio's delete_cache and the app's pruner run every max(1, ttl // 2) s; files expire after ttl.
-        wait = args.ttl + 2 * max(1, args.ttl // 2) + 2
-        time.sleep(max(0.0, min(wait, deadline - time.monotonic())))
-        files_after_ttl = file_counts(gradio_dir, tmp_dir)
-        rss_end = rss_kb(proc.pid)
-        hwm = rss_kb(proc.pid, "VmHWM")
-        sampler.stop()
-        log_text = (work / "server.log").read_text(errors="replace")
-        log_hits = {m: log_text.count(m) for m in LOG_MARKERS if m in log_text}
-
-        total = summarise(outcomes)
-        growth = None
-        if len(rounds) >= 2 and rounds[-1]["rss_after_mb"] is not None and rounds[-2]["rss_after_mb"] is not None:
-            growth = round(rounds[-1]["rss_after_mb"] - rounds[-2]["rss_after_mb"], 1)
-        result = {
-            "model": model_text,
-            "users": args.users, "requests_per_user": args.requests, "rounds": args.rounds,
-            "same_image_users": args.same, "size": args.size, "ttl_s": args.ttl,
-            "queue_size": int(env.get("DENOISER_QUEUE_SIZE", 64)),
-            **asdict(total),
-            "same_image": same_image_check(outcomes),
-            "rss_mb": {
-                "started": mb(rss_started), "before": mb(rss_before),
-                "after_rounds": [r["rss_after_mb"] for r in rounds], "after_ttl_cleanup": mb(rss_end),
-                "peak_sampled": mb(sampler.peak_kb), "peak_vmhwm": mb(hwm), "growth_last_round": growth,
-            },
-            "files_at_end": files_at_end,
-            "files_after_ttl_cleanup": files_after_ttl,
-            "server_log_markers": log_hits,
-            "rounds_detail": rounds,
-            "wall_s": round(time.monotonic() - start_time, 1),
-        }
-        print_table(result)
-        if args.json:
-            args.json.write_text(json.dumps(result, indent=2) + "\n")
-            print(f"results written to {args.json}")
-        if args.readme:
-            write_readme_block(args.readme, result, argv)
-            print(f"figures written into {args.readme}")
-        return 1 if total.failures else 0
+        outcomes, rounds = run_rounds(clients, images, args, deadline, proc.pid)
+        after = after_rounds(args.ttl, deadline, proc.pid, sampler, gradio_dir, tmp_dir, work / "server.log")
+        result = build_result(args, env, model_text, outcomes, rounds, rss_started, rss_before, sampler.peak_kb,
+                              after, start_time)
+        report(result, args, argv)
+        return 1 if result["failures"] else 0
     except Exception as err:  # noqa: BLE001 - a set-up failure is one line, not a traceback
         print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
         return 2
