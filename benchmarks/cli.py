@@ -103,8 +103,9 @@ def build_parser(prog: str = "python -m benchmarks") -> argparse.ArgumentParser:
                    help="a trained seed-preset model to add as a row (repeatable), e.g. seed and seed-paper")
     p.add_argument("--peer", action="append", metavar="NAME=PATH",
                    help=PEER_HELP + "; run on the same noisy inputs and timed in the same run")
-    p.add_argument("--compare", action="append", metavar="MODEL",
-                   help="another model to score beside it on the real-noise sets (repeatable), e.g. an older version's folder")
+    p.add_argument("--compare", action="append", metavar="[LABEL=]MODEL",
+                   help="another model to score beside it on the real-noise sets (repeatable): a folder, a Hub id or "
+                        "NAME@REVISION, e.g. photo-v1=photo@09844cb (the shipped photo model at that git revision)")
     p.add_argument("--adapted", action="append", metavar="RUN",
                    help="a `denoiser adapt` run on SIDD12 or on PolyU's test split (repeatable): scored there as the "
                         "card's adapted protocol")

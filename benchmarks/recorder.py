@@ -8,6 +8,7 @@ from pathlib import Path
 
 from denoiser.evaluate import evaluate
 from denoiser.hub import load_model
+from denoiser_train.init_sources import resolved
 
 from .benchmark import measure_throughput, photo_in_fresh_process
 
@@ -81,10 +82,16 @@ class Recorder:
 
 
 def compared_models(sources: tuple[str, ...]) -> list:
-    """The --compare models, each named by its folder (not its full path) in the tables."""
+    """The --compare models: each a folder, a Hub id or `NAME@REVISION` (the shipped NAME at a git
+    revision of this clone, as --init reads it, so a recorded command can be rerun from any clone),
+    optionally `LABEL=` first. Named in the tables by LABEL, else by its folder (not its full path)."""
     models = []
-    for source in sources:
-        model = load_model(source)
-        model.name = Path(source).name or source
+    for item in sources:
+        label, sep, source = item.partition("=")
+        if not sep or not label or Path(item).exists():  # a folder with "=" in its name is a folder
+            label, source = "", item
+        with resolved(source) as path:  # NAME@REVISION: a temporary folder, gone once loaded
+            model = load_model(path)
+        model.name = label or Path(source).name or source
         models.append(model)
     return models
