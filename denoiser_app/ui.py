@@ -52,7 +52,7 @@ CSS = """
 #synthetic-gallery .grid-wrap, #compare-gallery .grid-wrap { min-height: 0 !important; height: auto !important; max-height: none !important; }
 #compare-gallery .thumbnail-item { display: flex; flex-direction: column; aspect-ratio: auto; height: auto; }
 #compare-gallery .thumbnail-item .caption-label { position: static; transform: none; background: none; color: inherit; text-align: center; }
-#compare-table td:not(:first-child) { white-space: nowrap; }
+#compare-table td:not(:first-child), #compare-table th:not(:first-child), #compare-table th:not(:first-child) * { white-space: nowrap; word-break: keep-all; }
 #compare-table .table-wrap, #compare-table .table-container { max-height: none !important; overflow-y: visible !important; }
 #download .filename .stem { white-space: normal; overflow-wrap: anywhere; }
 details summary { cursor: pointer; }

@@ -190,7 +190,7 @@ def test_compare_lists_each_method_once_with_whole_captions(browser, url, sync_a
         page.locator("#compare-input input[type=file]").set_input_files(str(files["photo"]))
         page.locator("#compare-button").click()
         table = page.locator("#compare-table")
-        expect(table).to_contain_text("non-local means", timeout=RUN_TIMEOUT)
+        expect(table).to_contain_text("patch averaging", timeout=RUN_TIMEOUT)
         captions = page.locator("#compare-gallery .caption-label")
         names = [c.strip() for c in captions.all_inner_texts()]
         assert names[0] == "your photo" and len(names) == len(set(names)) and "noisy" not in names
