@@ -59,7 +59,7 @@ def weights_digest(model: nn.Module) -> str:
 # `code_digest`, so a new module counts until someone decides it does not.
 _NOT_OUTPUT_CODE = frozenset({
     "__main__.py", "cli.py", "batch.py", "batch_plan.py", "journal.py", "storage.py", "ray_engine.py",
-    "evaluate.py", "metrics.py", "baselines.py", "degrade.py", "splits.py", "imageops.py",
+    "evaluate.py", "metrics.py", "baselines.py", "degrade.py", "splits.py",
 })
 
 

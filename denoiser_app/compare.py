@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from denoiser.imageops import colour_planes, psnr_ssim, split_alpha
 from denoiser.io import to_float
 
+from .imageops import colour_planes, psnr_ssim, split_alpha
 from .outputs import save_png
 from .service import DenoiserService, check_pair
 

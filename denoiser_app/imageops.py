@@ -1,4 +1,4 @@
-"""Small image operations shared by the app and the command line.
+"""Small image operations for the app's pages: alpha, display, size text, residual map, centre crop, scores.
 
 Arrays are (H, W) gray or (H, W, C) with C in {1, 2, 3, 4} (2 and 4 carry alpha last), uint8,
 uint16 or float nominally in [0, 1], as `denoiser.io.read_image` returns them. Every function
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .io import from_float, to_float
+from denoiser.io import from_float, to_float
 
 RESIDUAL_GAIN_RANGE = (1.0, 20.0)  # how far residual_map may amplify the removed noise
 
@@ -47,22 +47,6 @@ def to_display(array: np.ndarray) -> np.ndarray:
     return from_float(to_float(array).clip(0, 1), np.uint8)
 
 
-def make_noisy(clean: np.ndarray, kind: str, params: dict, seed: int) -> np.ndarray:
-    """Seeded synthetic noise: denoiser.noise.make_noise(kind, **params) applied to the clean
-    (H, W[, C]) image as float, with torch.Generator().manual_seed(seed). Returns float32 of the
-    same shape, not clipped (clipping depends on the noise model)."""
-    import torch
-
-    from .noise import make_noise
-
-    noise = make_noise(kind, **params)
-    x = to_float(np.asarray(clean))
-    planes = x if x.ndim == 3 else x[..., None]
-    tensor = torch.from_numpy(np.ascontiguousarray(planes.transpose(2, 0, 1)))  # (C, H, W)
-    noisy = noise(tensor, torch.Generator().manual_seed(int(seed))).numpy().transpose(1, 2, 0)
-    return np.ascontiguousarray(noisy if x.ndim == 3 else noisy[..., 0], dtype=np.float32)
-
-
 def residual_map(noisy: np.ndarray, denoised: np.ndarray, sigma: float) -> tuple[np.ndarray, float]:
     """What denoising removed, noisy - denoised, amplified so that 3 sigma (0-255 scale) spans half
     the range and centred at mid-gray. Returns (uint8 (H, W) or (H, W, 3) without alpha, gain)."""
@@ -86,7 +70,7 @@ def center_crop(array: np.ndarray, limit: int) -> tuple[np.ndarray, tuple[int, i
 def psnr_ssim(reference: np.ndarray, image: np.ndarray) -> tuple[float, float]:
     """(PSNR in dB, SSIM) of `image` against the integer `reference` with denoiser.metrics' one
     convention, alpha ignored. An integer image of another bit depth is scored as float in [0, 1]."""
-    from .metrics import psnr, ssim
+    from denoiser.metrics import psnr, ssim
 
     ref, img = split_alpha(reference)[0], split_alpha(image)[0]
     if not np.issubdtype(img.dtype, np.floating) and img.dtype != ref.dtype:

@@ -113,7 +113,7 @@ def save_png(array: np.ndarray, path: Path) -> str:
     """A fast lossless 8-bit PNG for the screen (full resolution), unique in its bytes."""
     from PIL import Image
 
-    from denoiser.imageops import to_display
+    from .imageops import to_display
 
     array = to_display(array)
     if array.ndim == 3 and array.shape[2] == 1:
@@ -135,7 +135,7 @@ def save_preview(array: np.ndarray, path: Path, side: int = PREVIEW_SIDE) -> str
     import cv2
     from PIL import Image
 
-    from denoiser.imageops import to_display
+    from .imageops import to_display
 
     array = to_display(array)
     height, width = array.shape[:2]

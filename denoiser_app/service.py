@@ -19,13 +19,13 @@ from typing import Callable
 import numpy as np
 
 from denoiser import __version__
-from denoiser.imageops import describe, psnr_ssim, residual_map, size_text, split_alpha
 from denoiser.io import (OUTPUT_FORMATS, ImageReadError, ImageTooLargeError, choose_format, format_of,
                          read_image_with_metadata, to_float, write_image)
 from denoiser.metadata import Metadata
 
 from .cache import Recent, file_key
 from .errors import fail
+from .imageops import describe, psnr_ssim, residual_map, size_text, split_alpha
 from .models import Models
 from .outputs import OutputDirs, file_stem, result_name, save_preview, unique_file, unique_png
 from .settings import Settings

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from denoiser.imageops import colour_planes, describe, make_noisy, psnr_ssim, size_text
+from denoiser.noise import make_noisy
 
 from .errors import fail
+from .imageops import colour_planes, describe, psnr_ssim, size_text
 from .outputs import save_png
 from .service import DenoiserService
 

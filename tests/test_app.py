@@ -282,7 +282,8 @@ def test_user_errors_are_one_quiet_message(svc, pair):
 
 
 def test_synthetic_noise_is_seeded(three, tmp_path):
-    from denoiser.imageops import make_noisy, to_display
+    from denoiser.noise import make_noisy
+    from denoiser_app.imageops import to_display
 
     svc = three.service
     params = {"sigma": 30, "shot": 0.004, "read": 2e-4, "peak": 30, "amount": 0.05, "beta1": 0.01, "beta2": 5e-4, "fraction": 0.2}

@@ -1,15 +1,13 @@
-"""denoiser.imageops: the image helpers the app and the command line share."""
+"""denoiser_app.imageops: the image helpers of the app's pages."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-from denoiser.imageops import center_crop, colour_planes, describe, make_noisy, psnr_ssim, residual_map, split_alpha, to_display
 from denoiser.io import to_float
 from denoiser.metrics import psnr, ssim
-from denoiser.noise import make_noise
+from denoiser_app.imageops import center_crop, colour_planes, describe, psnr_ssim, residual_map, split_alpha, to_display
 
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, (20, 30, 3), dtype=np.uint8)
@@ -30,17 +28,6 @@ def test_to_display_is_8_bit_and_clipped():
     assert to_display(RGB) is RGB
     np.testing.assert_array_equal(to_display(RGB.astype(np.uint16) * 257), RGB)
     np.testing.assert_array_equal(to_display(np.array([[-0.5, 0.5, 2.0]], np.float32)), [[0, 128, 255]])
-
-
-def test_make_noisy_is_make_noise_with_a_seeded_generator():
-    tensor = torch.from_numpy(to_float(RGB).transpose(2, 0, 1).copy())
-    expected = make_noise("poisson", peak=20)(tensor, torch.Generator().manual_seed(3)).numpy().transpose(1, 2, 0)
-    np.testing.assert_array_equal(make_noisy(RGB, "poisson", {"peak": 20}, 3), expected)
-    np.testing.assert_array_equal(make_noisy(RGB, "raw", {"shot": 0.01, "read": 2e-4}, 1),
-                                  make_noisy(RGB, "raw", {"shot": 0.01, "read": 2e-4}, 1))
-    gray = make_noisy(RGB[..., 0], "gaussian", {"sigma": 10}, 0)
-    assert gray.shape == (20, 30) and gray.dtype == np.float32
-    assert not np.array_equal(gray, make_noisy(RGB[..., 0], "gaussian", {"sigma": 10}, 1))
 
 
 def test_residual_map_is_centred_and_amplified():

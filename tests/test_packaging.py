@@ -40,7 +40,7 @@ def test_wheel_holds_packages_weights_and_command(wheel):
         names = set(z.namelist())
         entry_points = z.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
         metadata = z.read(next(n for n in names if n.endswith("METADATA"))).decode()
-    for module in ("denoiser/cli.py", "denoiser/imageops.py", "denoiser_train/loop.py", "denoiser_app/ui.py",
+    for module in ("denoiser/cli.py", "denoiser_app/imageops.py", "denoiser_train/loop.py", "denoiser_app/ui.py",
                    "denoiser_app/service.py"):
         assert module in names, module
     shipped = [n for n in SHIPPED_MODELS if (SHIPPED_DIR / n / WEIGHTS_NAME).is_file()]
