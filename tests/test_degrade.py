@@ -131,7 +131,7 @@ def test_blotchy_raw_noise_keeps_its_local_level_and_grows_its_grain():
 
 
 def test_mhc_demosaic_is_exact_on_smooth_images_and_keeps_more_fine_noise_than_bilinear():
-    from denoiser.degrade import bayer_masks
+    from denoiser.degrade import bayer_masks, sensor_noise as raw_sensor_noise
     from denoiser_train.phone import mhc_demosaic, sensor_noise
 
     yy, xx = torch.meshgrid(torch.linspace(0, 1, 48), torch.linspace(0, 1, 48), indexing="ij")
@@ -142,7 +142,7 @@ def test_mhc_demosaic_is_exact_on_smooth_images_and_keeps_more_fine_noise_than_b
     assert torch.equal(mhc_demosaic(smooth * masks) * masks, smooth * masks)  # sampled values kept as they are
     raw = torch.full((3, 96, 96), 0.4)
     bilinear, sharp = (sensor_noise(raw, 0.01, 1e-4, gen(), sharpness=s) for s in (0.0, 1.0))
-    assert torch.equal(bilinear, sensor_noise(raw, 0.01, 1e-4, gen()))  # 0: bilinear, as Raw has always had it
+    assert torch.equal(bilinear, raw_sensor_noise(raw, 0.01, 1e-4, gen()))  # 0: the core's bilinear, as Raw has it
     assert neighbour_correlation(sharp) < neighbour_correlation(bilinear) - 0.2  # whiter: less correlated
     half = sensor_noise(raw, 0.01, 1e-4, gen(), sharpness=0.5)
     assert torch.allclose(half, (bilinear + sharp) / 2, atol=1e-6)  # a linear blend of the two
