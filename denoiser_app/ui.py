@@ -101,7 +101,7 @@ def run_on_click(button: gr.Button, handler: Callable, inputs: list, cleared: di
                                     button: gr.update(interactive=False, value=busy)},
                            None, [*outputs, button], queue=False, show_progress="hidden", **HIDDEN)
     ran = started.then(guarded(handler, alert, {**cleared, progress: ""}), inputs, outputs, show_progress_on=[progress],
-                       concurrency_id=group, **RAW, **HIDDEN)
+                       concurrency_id=group, api_name=f"{group}_run", **RAW, **HIDDEN)
     done = ran.then(lambda: gr.update(interactive=True, value=idle), None, button, queue=False, show_progress="hidden",
                     **HIDDEN)
     if then_js:
