@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import sys
+import time
 import warnings
 
 import gradio as gr
@@ -53,13 +54,18 @@ def launch(demo: gr.Blocks, **kwargs):
 
 
 def main() -> int:
-    """Start the app; a configuration or model error prints one `error:` line and returns 1."""
+    """Start the app, saying on stdout what it is doing (a start takes tens of seconds on a busy
+    2-core machine); a configuration or model error prints one `error:` line and returns 1."""
     from denoiser.hub import ModelLoadError
 
+    began = time.perf_counter()
+    print("denoiser app: loading the models and making the example photos…", flush=True)
     try:
         demo = build_demo()
     except (ModelLoadError, ValueError) as err:
         print(f"error: could not start the denoiser app: {' '.join(str(err).split())}", file=sys.stderr)
         return 1
+    print(f"denoiser app: models and examples ready in {time.perf_counter() - began:.1f} s; starting the server",
+          flush=True)
     launch(demo)
     return 0

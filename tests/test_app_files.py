@@ -102,3 +102,16 @@ def test_too_large_names_the_apps_limit_and_what_to_do(svc, tmp_path):
     assert "huge.png is 63 megapixels (9000x7000); this app takes photos up to 50 megapixels" in message
     assert "smaller copy" in message and "command-line" in message
     assert "DOS" not in message and "bomb" not in message and str(tmp_path) not in message
+
+
+def test_the_download_png_is_encoded_as_the_cli_encodes_it(svc, tmp_path):
+    """The same pixels make the same PNG from the app and from the command line (one encoder setting:
+    denoiser.io.write_image's), not a faster, larger one from the app (7.5 MB against 5.7 MB at 12 MP)."""
+    from denoiser.batch_work import Settings as BatchSettings
+    from denoiser.batch_work import write as cli_write
+
+    write_image(tmp_path / "photo.png", noisy_image(clean_image(192, 256)))
+    result = svc.denoise(str(tmp_path / "photo.png"), strip=True)
+    pixels, metadata = read_image_with_metadata(result.path)
+    size = cli_write(pixels, metadata, "cli.png", str(tmp_path), BatchSettings(strip_metadata=True))
+    assert abs(Path(result.path).stat().st_size - size) <= 200  # the app's unique stamp aside (a small text chunk)
