@@ -3,7 +3,7 @@
     DENOISER_MODEL               the one model to serve (a shipped name, a weights folder or a Hub
                                  repo id `owner/name[@revision]`); unset: every shipped model
     DENOISER_MAX_PIXELS          largest accepted image in pixels (default 50 MP)
-    DENOISER_COMPARE_MAX_PIXELS  the Compare tab runs on a centre crop of this many pixels (50176: 224x224)
+    DENOISER_COMPARE_MAX_PIXELS  the Compare tab runs on a centre crop of this many pixels (36864: 192x192)
     DENOISER_QUEUE_SIZE          requests waiting before new ones are refused (64)
     DENOISER_CONCURRENCY         requests processed at once (1, for a 2-vCPU Space)
     DENOISER_MAX_FILE_SIZE       upload size limit, e.g. "200mb" (gradio's max_file_size)
@@ -34,7 +34,7 @@ def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 1) 
 class Settings:
     model: str | None = None
     max_pixels: int = 50_000_000
-    compare_max_pixels: int = 50_176  # 224 x 224: a Compare costs about one Denoise of a 512 x 512 photo
+    compare_max_pixels: int = 36_864  # 192 x 192: a Compare costs about one Denoise of a 512 x 512 photo
     queue_size: int = 64
     concurrency: int = 1
     max_file_size: str = "200mb"

@@ -84,7 +84,7 @@ def test_compare_shows_the_centre_scores_and_the_denoise_tabs_names(browser, url
             slow = page.locator("#compare-slow")  # the paper's network runs on request only
             shown = [label for label in labels if not (slow.is_visible() and label in slow.inner_text())]
             assert all(label in captions for label in shown), (labels, captions)  # the Denoise tab's names
-            assert all(page.evaluate("(img) => img.naturalWidth == 224", c.element_handle()) for c in crops.all())
+            assert all(page.evaluate("(img) => img.naturalWidth == 192", c.element_handle()) for c in crops.all())
             headers = [h.strip() for h in table.locator("th").all_inner_texts()]
             assert headers[-1] == "seconds"
             last = table.locator("th").last.bounding_box()

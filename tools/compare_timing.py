@@ -14,12 +14,15 @@ is reused.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as app.py runs the app: set before numpy loads
+
+import numpy as np  # noqa: E402 - after the BLAS setting
 
 
 def make_photo(folder: Path, side: int = 512) -> Path:
@@ -41,8 +44,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each; the median is printed (default 1)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     args = parser.parse_args(argv)
-
-    import os
 
     import torch
 
@@ -78,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     height, width = service.read(str(photo)).shape[:2]
     load = os.getloadavg()[0]
     print(f"{width}x{height} {photo.name}; models {', '.join(service.models.names())}; "
-          f"{torch.get_num_threads()} torch threads; median of {len(denoise_s)}; load average {load:.1f}")
+          f"{torch.get_num_threads()} torch threads, OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}; "
+          f"median of {len(denoise_s)}; load average {load:.1f}")
     print(f"{'Denoise (photo model)':<34} {d:7.2f} s")
     print(f"{'Compare (every method)':<34} {c:7.2f} s   {c / d:.2f}x a Denoise")
     for name, values in per_method.items():
