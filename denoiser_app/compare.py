@@ -126,8 +126,8 @@ def compare(service: DenoiserService, image, reference=None, sigma=None, auto=Tr
     rows[0][columns.index(TOOK_OUT)] = ""  # the input took out nothing
     notes.append(_kinds_note(models, names, level))
     if skipped:
-        notes.append(f"The {' and '.join(skipped)} ran only if you tick it above: it takes about ten times as long "
-                     "as all the others together.")
+        notes.append(f"The {' and '.join(skipped)} is left out unless you tick it above: it takes about ten times "
+                     "as long as all the others together.")
     if failed:
         notes.append("; ".join(failed) + ".")
     if alpha is not None:

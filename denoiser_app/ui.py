@@ -46,7 +46,7 @@ CSS = """
 .alert { border-left: 4px solid #dc2626; background: #fef2f2; color: #991b1b; padding: 10px 14px; border-radius: 6px; }
 .alert .prose, .alert .md { border: none !important; padding: 0 !important; background: none !important; }
 .dark .alert { background: #450a0a; color: #fecaca; }
-.run-progress { min-height: 2.6rem; }
+.run-progress { min-height: 3.6rem; }  /* room for gradio's progress text above its bar */
 .run-progress .prose { font-weight: 600; }
 #compare-gallery .caption-label { white-space: normal; max-width: 100%; }
 #synthetic-gallery .grid-wrap, #compare-gallery .grid-wrap { min-height: 0 !important; height: auto !important; max-height: none !important; }
