@@ -20,14 +20,23 @@ def _maker(patch: int = 16) -> BatchMaker:
 def test_worker_batches_equal_the_in_process_batches_in_step_order(workers):
     maker = _maker()
     late = _maker(32)
-    dataset = StepBatches(maker, late, late_start=4, shard=range(4), late_shard=range(2), first=1, total=6)
+    from denoiser_train.self_supervised import NoisyBatchMaker, NoisyImage
+
+    rng = np.random.default_rng(1)
+    noisy = NoisyBatchMaker((NoisyImage("n", rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)),), patch=8, stride=4)
+    dataset = StepBatches(maker, late, late_start=4, shard=range(4), late_shard=range(2), first=1, total=6,
+                          noisy_maker=noisy, noisy_shard=range(3))
     got = list(batches(dataset, workers, pin=False))
     assert len(got) == 5
-    for step, batch in enumerate(got, start=1):
+    for step, (batch, blind_spot) in enumerate(got, start=1):
         expected = late.batch(step, range(2)) if step >= 4 else maker.batch(step, range(4))
-        for a, b in zip(batch, expected):
+        for a, b in zip((*batch, *blind_spot), (*expected, *noisy.batch(step, range(3)))):
             assert torch.equal(a, b)
-    assert got[-1][0].shape == (2, 3, 32, 32)  # the late phase's patch and batch
+    assert got[-1][0][0].shape == (2, 3, 32, 32)  # the late phase's patch and batch
+    assert got[-1][1][0].shape == (3, 3, 8, 8)  # the blind-spot sub-images beside it
+    alone = StepBatches(None, None, late_start=6, shard=range(0), late_shard=range(0), first=0, total=2,
+                        noisy_maker=noisy, noisy_shard=range(3))
+    assert all(sup is None for sup, _ in batches(alone, workers, pin=False))  # noisy photos alone: no supervised batch
 
 
 def test_imagenet1000_as_val_is_its_held_out_split(tmp_path, held_out_files):
