@@ -63,9 +63,9 @@ def load(source: str, runtime: str, device: str = "cpu"):
 
 def model_identity(model) -> dict:
     """Which network this is, for the journal: its name, and what decides its outputs (the SHA-256
-    of its weights, of its config.json and of the code: onnx_export.output_identity). An ONNX
+    of its weights, of its config.json and of the code: identity.output_identity). An ONNX
     graph carries the digest of the weights it was exported from."""
-    from .onnx_export import output_identity, weights_digest  # imports no onnx package
+    from .identity import output_identity, weights_digest
 
     session = getattr(model, "session", None)
     if session is not None:

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from .hub import CONFIG_NAME, ModelLoadError, load_model, read_config
-from .onnx_export import ESTIMATOR_ONNX, MODEL_ONNX, export_onnx, output_identity, weights_digest
+from .identity import output_identity, weights_digest
+from .onnx_export import ESTIMATOR_ONNX, MODEL_ONNX, export_onnx
 
 
 def _session(path: Path, threads: int | None):
@@ -122,7 +123,7 @@ def onnx_model(source: str | os.PathLike | None = None, threads: int | None = No
     """A model for `denoise()` that runs in onnxruntime: a folder holding model.onnx as it is; anything
     else `load_model` takes (a shipped name, a weights folder, a Hub id) is exported once into
     `cache_dir()`, under a digest of what decides its outputs (weights, config.json, the code:
-    onnx_export.output_identity), so new weights or another config of the same name are exported anew."""
+    identity.output_identity), so new weights or another config of the same name are exported anew."""
     if source is not None and (Path(source).expanduser() / MODEL_ONNX).is_file():
         return load_onnx(Path(source).expanduser(), threads)
     model = load_model(source)

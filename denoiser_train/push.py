@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 from denoiser.hub import CONFIG_NAME, WEIGHTS_NAME, ModelLoadError, load_folder, read_config
-from denoiser.onnx_export import ESTIMATOR_ONNX, MODEL_ONNX, weights_digest
+from denoiser.identity import weights_digest
+from denoiser.onnx_export import ESTIMATOR_ONNX, MODEL_ONNX
 
 LOG_NAME = "log.csv"
 LOG_NAME_IN_REPO = "training_log.csv"

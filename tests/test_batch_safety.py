@@ -220,18 +220,18 @@ def test_a_changed_config_json_is_new_work(tmp_path, tiny_model_dir, capsys):
 
 
 def test_a_code_change_is_new_work(tmp_path, tiny_model_dir, capsys, monkeypatch):
-    import denoiser.onnx_export as onnx_export
+    import denoiser.identity as identity
 
     photos = library(tmp_path / "photos", count=2)
     args = [photos, "-o", tmp_path / "out", "--model", tiny_model_dir, "--sigma", 10]
     assert denoise(*args) == 0
-    monkeypatch.setattr(onnx_export, "code_digest", lambda: "another version of the code")
+    monkeypatch.setattr(identity, "code_digest", lambda: "another version of the code")
     assert denoise(*args) == 0
     assert "done 2, skipped 0" in capsys.readouterr().out
 
 
 def test_the_code_digest_follows_the_source_of_what_decides_outputs(tmp_path):
-    from denoiser.onnx_export import code_digest
+    from denoiser.identity import code_digest
 
     package = tmp_path / "denoiser"
     package.mkdir()
