@@ -73,10 +73,26 @@ def compare(service: DenoiserService, image, reference=None, sigma=None, auto=Tr
     others still run. Every method that takes a noise level gets the same: `sigma` when given (not
     auto), else the Denoise tab's model's estimate on the whole photo (the white-noise estimate when
     no loaded model measures noise). slow: also run SLOW_MODELS."""
-    from denoiser.baselines import classical_denoise
-    from denoiser.inference import check_sigma, image_sigma
-
     models = service.models
+    noisy, ref, level, notes = _centre_and_level(service, image, reference, sigma, auto)
+    planes, alpha = split_alpha(to_float(noisy))
+    planes = colour_planes(planes)
+
+    names = [n for n in models.names() if slow or n not in SLOW_MODELS]
+    runs = [(models.label(name), name) for name in names] + [(METHOD_NAMES.get(m, m), m) for m in classical_methods()]
+    folder = service.outputs.fresh()
+    results, failed = _run_methods(models, runs, noisy, planes, level, progress)
+    gallery, columns, rows = _scored(folder, noisy, ref, results)
+    notes += _closing_notes(models, names, level, failed, alpha is not None, ref is not None)
+    return Comparison(gallery, columns, rows, " ".join(notes), level)
+
+
+def _centre_and_level(service: DenoiserService, image, reference, sigma, auto) -> tuple[
+        np.ndarray, np.ndarray | None, float, list[str]]:
+    """(the photo's centre crop, the reference's same crop or None, the level every method gets (0-255),
+    the notes so far): the level is measured on the whole photo, before the crop."""
+    from denoiser.inference import check_sigma
+
     noisy = service.read_photo(image, min_side=7)
     ref = service.read(reference, "a reference") if reference else None
     if ref is not None:
@@ -90,14 +106,16 @@ def compare(service: DenoiserService, image, reference=None, sigma=None, auto=Tr
         left, top, w, h = box
         ref = None if ref is None else ref[top : top + h, left : left + w]
         notes.append(f"This compares the centre {w}x{h} of your photo; the Denoise tab works on all of it.")
-    planes, alpha = split_alpha(to_float(noisy))
-    planes = colour_planes(planes)
+    return noisy, ref, level, notes
 
-    names = [n for n in models.names() if slow or n not in SLOW_MODELS]
-    skipped = [models.label(n) for n in models.names() if n not in names]
-    runs = [(models.label(name), name) for name in names] + [(METHOD_NAMES.get(m, m), m) for m in classical_methods()]
-    folder = service.outputs.fresh()
-    results, failed = [], []  # (caption, key, output, seconds)
+
+def _run_methods(models, runs: list[tuple[str, str]], noisy: np.ndarray, planes: np.ndarray, level: float,
+                 progress=None) -> tuple[list[tuple[str, str, np.ndarray, float]], list[str]]:
+    """Each (caption, key) of `runs` in turn, timed: models on the crop, classical methods on its colour
+    planes. Returns ((caption, key, output, seconds) of those that ran, a sentence for each that failed)."""
+    from denoiser.baselines import classical_denoise
+
+    results, failed = [], []
     for i, (caption, key) in enumerate(runs, 1):
         if progress is not None:
             progress(i - 1, len(runs), caption)
@@ -112,6 +130,14 @@ def compare(service: DenoiserService, image, reference=None, sigma=None, auto=Tr
             failed.append(f"{caption} failed ({type(err).__name__}: {err})")
             continue
         results.append((caption, key, out, time.perf_counter() - start))
+    return results, failed
+
+
+def _scored(folder, noisy: np.ndarray, ref: np.ndarray | None, results: list) -> tuple[
+        list[tuple[str, str]], list[str], list[list]]:
+    """(gallery, columns, rows): the input and each result saved as a PNG in `folder`, and scored against
+    the reference when there is one, else by what it took out and the noise it left."""
+    from denoiser.inference import image_sigma
 
     gallery, rows = [], []
     for i, (caption, key, out, seconds) in enumerate([("your photo", "input", noisy, None), *results]):
@@ -124,20 +150,28 @@ def compare(service: DenoiserService, image, reference=None, sigma=None, auto=Tr
     columns = ["method", "PSNR (dB)", "SSIM", TOOK_OUT, "seconds"] if ref is not None else ["method", TOOK_OUT, LEFT, "seconds"]
     rows = [[_round(v, c) for v, c in zip(row, columns)] for row in rows]
     rows[0][columns.index(TOOK_OUT)] = ""  # the input took out nothing
-    notes.append(_kinds_note(models, names, level))
+    return gallery, columns, rows
+
+
+def _closing_notes(models, names: list[str], level: float, failed: list[str], has_alpha: bool,
+                   has_ref: bool) -> list[str]:
+    """The notes after the level and the crop: blind models, the slow ones left out, failures, alpha, and
+    what the no-reference columns mean."""
+    notes = [_kinds_note(models, names, level)]
+    skipped = [models.label(n) for n in models.names() if n not in names]
     if skipped:
         notes.append(f"The {' and '.join(skipped)} is left out unless you tick it above: it takes about ten times "
                      "as long as all the others together.")
     if failed:
         notes.append("; ".join(failed) + ".")
-    if alpha is not None:
+    if has_alpha:
         notes.append("Transparency (alpha) is ignored by the classical methods and the scores.")
-    if ref is None:
+    if not has_ref:
         notes.append(f"**{TOOK_OUT}**: how much each method changed the photo (σ of the change, 0–255 scale); near "
                      f"the level {level:.1f} it took out the noise, well above that it took detail too. **{LEFT}**: "
                      "the fine grain still measurable in its result (wavelet estimate); low is clean, but a blur "
                      "scores low too, so look at the pictures.")
-    return Comparison(gallery, columns, rows, " ".join(notes), level)
+    return notes
 
 
 def centre(array: np.ndarray, side: int) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import gradio as gr
 
@@ -110,6 +111,13 @@ def run_on_click(button: gr.Button, handler: Callable, inputs: list, cleared: di
 
 def photo_tab(service: DenoiserService) -> dict:
     """Denoise: upload, strength, one button, before/after; the rest in "Advanced"."""
+    ui = _photo_layout(service)
+    _wire_photo_tab(service, ui)
+    return {"photo": ui.photo, "reference": ui.reference}
+
+
+def _photo_layout(service: DenoiserService) -> SimpleNamespace:
+    """The Denoise tab's components, laid out; returned by name for the handlers and the wiring."""
     models = service.models
     blind = models.kind(models.photo_default) == "blind"
     with gr.Tab("Denoise", id="denoise"):
@@ -147,37 +155,76 @@ def photo_tab(service: DenoiserService) -> dict:
             residual = gr.Image(label="Noise removed", type="filepath", format="png", interactive=False, visible=False,
                                 buttons=["fullscreen"], elem_id="residual")
             gr.Markdown(models.details_markdown(service.settings.max_pixels), elem_id="model-details")
-
     cleared = {slider: None, status: "", download: gr.update(value=None, visible=False), last: None,
                table: gr.update(value=None, visible=False), residual: gr.update(value=None, visible=False)}
+    return SimpleNamespace(photo=photo, note=note, strength=strength, run=run, busy=busy, alert=alert, slider=slider,
+                           status=status, download=download, save_as=save_as, strip=strip, last=last, model=model,
+                           auto=auto, sigma=sigma, reference=reference, ref_note=ref_note, table=table,
+                           residual=residual, cleared=cleared)  # cleared: the outputs a new photo or run makes stale
+
+
+def _wire_photo_tab(service: DenoiserService, ui: SimpleNamespace) -> None:
+    """The Denoise tab's events, in the order the page registers them."""
+    on_photo, on_reference, on_model = _photo_input_handlers(service, ui)
+    on_run, on_strength, on_save_as = _photo_result_handlers(service, ui)
+    cleared, alert = ui.cleared, ui.alert
+    ui.photo.change(guarded(on_photo, alert, {ui.photo: None, ui.note: UPLOAD_HINT, **cleared}),
+                    [ui.photo, ui.model, ui.reference], [ui.photo, ui.note, ui.sigma, ui.reference, *cleared, alert],
+                    show_progress_on=ui.note, **RAW, **HIDDEN)
+    ui.reference.change(guarded(on_reference, alert, {ui.reference: None, ui.ref_note: ""}), [ui.reference, ui.photo],
+                        [ui.reference, ui.ref_note, alert], show_progress_on=ui.ref_note, **RAW, **HIDDEN)
+    ui.model.change(guarded(on_model, alert, {}), [ui.model, ui.photo], [ui.auto, ui.sigma, ui.strength, ui.note, alert],
+                    show_progress_on=ui.note, **RAW, **HIDDEN)
+    ui.sigma.input(lambda: False, None, ui.auto, queue=False, **HIDDEN)  # moving the slider overrides the estimate
+    ui.strength.input(on_strength, [ui.last, ui.strength], [ui.busy, ui.status], queue=False, show_progress="hidden",
+                      **HIDDEN)
+    for control in (ui.save_as, ui.strip):
+        control.input(guarded(on_save_as, alert, {}), [ui.last, ui.save_as, ui.strip], [ui.download, ui.status, alert],
+                      show_progress_on=ui.download, **HIDDEN)
+    run_on_click(ui.run, on_run, [ui.photo, ui.reference, ui.strength, ui.model, ui.sigma, ui.auto, ui.save_as, ui.strip],
+                 cleared, alert, ui.busy, "Denoising…", "denoise", then_js=SCROLL_TO_RESULT)
+
+
+def _photo_input_handlers(service: DenoiserService, ui: SimpleNamespace) -> tuple[Callable, Callable, Callable]:
+    """What a new photo, a new reference and a new model choice do (before any run)."""
+    models, cleared = service.models, ui.cleared
 
     def on_photo(path, name, ref_path):
         if not path:
-            return {note: UPLOAD_HINT, alert: gr.update(), **cleared}
+            return {ui.note: UPLOAD_HINT, ui.alert: gr.update(), **cleared}
         upload = service.inspect(path, name)
-        out = {note: upload.note, **cleared}
+        out = {ui.note: upload.note, **cleared}
         if upload.converted:
-            out[photo] = upload.path
+            out[ui.photo] = upload.path
         if upload.sigma is not None:
-            out[sigma] = round(min(upload.sigma, SIGMA_MAX), 1)
+            out[ui.sigma] = round(min(upload.sigma, SIGMA_MAX), 1)
         if ref_path:
             try:
                 service.check_reference(ref_path, upload.path)
             except gr.Error as err:
-                out |= {reference: None, alert: gr.update(value=f"⚠ Reference removed: {err.message}", visible=True)}
+                out |= {ui.reference: None,
+                        ui.alert: gr.update(value=f"⚠ Reference removed: {err.message}", visible=True)}
         return out
 
     def on_reference(ref_path, path):
         if not ref_path:
-            return {ref_note: "", alert: gr.update()}
-        return {ref_note: service.check_reference(ref_path, path)}
+            return {ui.ref_note: "", ui.alert: gr.update()}
+        return {ui.ref_note: service.check_reference(ref_path, path)}
 
     def on_model(name, path):
         visible = models.kind(name) != "blind"
-        out = {auto: gr.update(visible=visible), sigma: gr.update(visible=visible), strength: gr.update(visible=visible)}
+        out = {ui.auto: gr.update(visible=visible), ui.sigma: gr.update(visible=visible),
+               ui.strength: gr.update(visible=visible)}
         if path:
-            out[note] = service.inspect(path, name).note
+            out[ui.note] = service.inspect(path, name).note
         return out
+
+    return on_photo, on_reference, on_model
+
+
+def _photo_result_handlers(service: DenoiserService, ui: SimpleNamespace) -> tuple[Callable, Callable, Callable]:
+    """What Denoise does, and what moving Strength or changing how to save does to the result shown."""
+    models = service.models
 
     def on_run(path, ref_path, strength_value, name, sigma_value, auto_value, save_as_value, strip_value,
                progress=gr.Progress()):
@@ -188,10 +235,10 @@ def photo_tab(service: DenoiserService) -> dict:
         stage("Making the previews")
         views = service.views(result)  # before the status, whose time includes them
         rows = result.table()
-        return {slider: (views.before, views.after), status: result.status(), last: result, busy: result.headline(),
-                download: gr.update(value=result.path, visible=True),
-                table: gr.update(value=rows, visible=rows is not None),
-                residual: gr.update(value=views.residual, visible=True, label=f"Noise removed (×{views.gain:.0f})")}
+        return {ui.slider: (views.before, views.after), ui.status: result.status(), ui.last: result,
+                ui.busy: result.headline(), ui.download: gr.update(value=result.path, visible=True),
+                ui.table: gr.update(value=rows, visible=rows is not None),
+                ui.residual: gr.update(value=views.residual, visible=True, label=f"Noise removed (×{views.gain:.0f})")}
 
     def on_strength(result, strength_value):
         """Moving Strength after a run: the result shown is marked as made at the old strength."""
@@ -199,29 +246,16 @@ def photo_tab(service: DenoiserService) -> dict:
             return {}
         stale = result.stale(strength_value)
         if stale is None:
-            return {busy: result.headline(), status: result.status()}
-        return {busy: stale, status: f"**{stale}**\n\n{result.status()}"}
+            return {ui.busy: result.headline(), ui.status: result.status()}
+        return {ui.busy: stale, ui.status: f"**{stale}**\n\n{result.status()}"}
 
     def on_save_as(result, save_as_value, strip_value):
         if result is None:
             return {}
         service.save(result, save_as_value, strip_value)  # the same pixels, written again
-        return {download: gr.update(value=result.path, visible=True), status: result.status()}
+        return {ui.download: gr.update(value=result.path, visible=True), ui.status: result.status()}
 
-    photo.change(guarded(on_photo, alert, {photo: None, note: UPLOAD_HINT, **cleared}), [photo, model, reference],
-                 [photo, note, sigma, reference, *cleared, alert], show_progress_on=note, **RAW, **HIDDEN)
-    reference.change(guarded(on_reference, alert, {reference: None, ref_note: ""}), [reference, photo],
-                     [reference, ref_note, alert], show_progress_on=ref_note, **RAW, **HIDDEN)
-    model.change(guarded(on_model, alert, {}), [model, photo], [auto, sigma, strength, note, alert], show_progress_on=note,
-                 **RAW, **HIDDEN)
-    sigma.input(lambda: False, None, auto, queue=False, **HIDDEN)  # moving the slider overrides the estimate
-    strength.input(on_strength, [last, strength], [busy, status], queue=False, show_progress="hidden", **HIDDEN)
-    for control in (save_as, strip):
-        control.input(guarded(on_save_as, alert, {}), [last, save_as, strip], [download, status, alert],
-                      show_progress_on=download, **HIDDEN)
-    run_on_click(run, on_run, [photo, reference, strength, model, sigma, auto, save_as, strip], cleared, alert, busy,
-                 "Denoising…", "denoise", then_js=SCROLL_TO_RESULT)
-    return {"photo": photo, "reference": reference}
+    return on_run, on_strength, on_save_as
 
 
 def synthetic_tab(service: DenoiserService) -> None:
