@@ -97,16 +97,7 @@ class TrainConfig:
             problems.append("--out RUN_DIR is required")
         if not self.clean and not self.pairs and not self.noisy and not self.resume:
             problems.append("give training data with --clean DIR, --pairs DIR and/or --noisy DIR")
-        if self.pd_stride < 2:
-            problems.append("--pd-stride must be at least 2 (neighbours 1 px apart share camera noise)")
-        if self.noisy_weight < 0 or self.noisy_batch < 0:
-            problems.append("--noisy-weight and --noisy-batch must be >= 0")
-        if self.anchor < 0:
-            problems.append("--anchor must be >= 0")
-        if self.noisy_split not in ("all", "train", "test"):
-            problems.append(f"--noisy-split must be all, train or test, got {self.noisy_split!r}")
-        if self.noisy_level not in ("white", "learned"):
-            problems.append(f"--noisy-level must be white or learned, got {self.noisy_level!r}")
+        problems += self._noisy_problems()
         if self.steps <= 0 and self.epochs <= 0 and not self.resume:
             problems.append("give a length with --steps N or --epochs N")
         if self.pairs_split not in ("all", "train"):
@@ -159,6 +150,21 @@ class TrainConfig:
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _noisy_problems(self) -> list[str]:
+        """The checks of the blind-spot options (--noisy and the rest)."""
+        problems = []
+        if self.pd_stride < 2:
+            problems.append("--pd-stride must be at least 2 (neighbours 1 px apart share camera noise)")
+        if self.noisy_weight < 0 or self.noisy_batch < 0:
+            problems.append("--noisy-weight and --noisy-batch must be >= 0")
+        if self.anchor < 0:
+            problems.append("--anchor must be >= 0")
+        if self.noisy_split not in ("all", "train", "test"):
+            problems.append(f"--noisy-split must be all, train or test, got {self.noisy_split!r}")
+        if self.noisy_level not in ("white", "learned"):
+            problems.append(f"--noisy-level must be white or learned, got {self.noisy_level!r}")
+        return problems
 
     def architecture(self) -> ModelConfig:
         """The network this config trains: --model-config's file or the preset, with its channels and noise map;

@@ -174,10 +174,8 @@ def train(config: TrainConfig) -> Path:
     if checkpoint is not None:
         state = load_checkpoint(checkpoint, model, optimizer, ema)
     if is_main:
-        print(f"model {model.config.arch}: {count_parameters(model) / 1e6:.2f} M parameters; "
-              f"{len(train_examples)} training / {len(noisy_photos)} noisy-only / {len(val_examples)} validation images; {total} steps ({per_epoch} "
-              f"per epoch) on {device} x{world}; " + (f"resuming at step {state['step']}" if checkpoint else "from scratch"),
-              flush=True)
+        _announce(model, (len(train_examples), len(noisy_photos), len(val_examples)), total, per_epoch, device, world,
+                  state["step"] if checkpoint else None)
 
     data = batches(batches_from(state["step"]), config.workers, device.type == "cuda")
     wrapped = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
@@ -190,9 +188,7 @@ def train(config: TrainConfig) -> Path:
             lr = learning_rate(config, step, total)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss = _step_loss(wrapped, config, *next(data), device)
-            if anchor:
-                loss = loss + config.anchor * sum((p - anchor[n]).pow(2).sum() for n, p in model.named_parameters() if n in anchor)
+            loss = _step_loss(wrapped, config, *next(data), device) + _anchor_penalty(model, anchor, config.anchor)
             if _agree(not torch.isfinite(loss).item(), world, device):  # never checkpoint a diverged model
                 raise RuntimeError(f"training diverged at step {step + 1} (loss {loss.item()}); the checkpoints in "
                                    f"{run / 'checkpoints'} are from before; try a lower --lr or --clip-grad")
@@ -200,10 +196,8 @@ def train(config: TrainConfig) -> Path:
             step += 1
             state["step"] = step  # the run card and checkpoints read the step from here
             running.append(loss.item())
-            progress.update(1)
             elapsed = time.perf_counter() - start
-            budget = {"minutes": f"{elapsed / 60:.1f}/{config.max_minutes:g}"} if config.max_minutes else {}
-            progress.set_postfix(loss=f"{running[-1]:.4g}", lr=f"{lr:.2g}", **budget)
+            _show_step(progress, running[-1], lr, elapsed, config.max_minutes)
 
             out_of_time = config.max_minutes and elapsed > config.max_minutes * 60
             halt = _agree(stop.requested or bool(out_of_time), world, device)
@@ -216,6 +210,28 @@ def train(config: TrainConfig) -> Path:
     progress.close()
     _finish(run, config, ema or model, state, total, stop.requested, world, is_main, val_examples)
     return run
+
+
+def _anchor_penalty(model, anchor: dict[str, torch.Tensor], weight: float) -> torch.Tensor | float:
+    """--anchor's L2-SP term: weight times the squared distance of the weights from where the run started."""
+    if not anchor:
+        return 0.0
+    return weight * sum((p - anchor[n]).pow(2).sum() for n, p in model.named_parameters() if n in anchor)
+
+
+def _show_step(progress, loss: float, lr: float, elapsed: float, max_minutes: float) -> None:
+    """Advance the progress bar: the loss, the learning rate and, with a time budget, the minutes spent of it."""
+    progress.update(1)
+    budget = {"minutes": f"{elapsed / 60:.1f}/{max_minutes:g}"} if max_minutes else {}
+    progress.set_postfix(loss=f"{loss:.4g}", lr=f"{lr:.2g}", **budget)
+
+
+def _announce(model, counts: tuple[int, int, int], total: int, per_epoch: int, device, world: int,
+              resumed_at: int | None) -> None:
+    """The run's first line: the model, the data (training / noisy-only / validation images), the length."""
+    print(f"model {model.config.arch}: {count_parameters(model) / 1e6:.2f} M parameters; {counts[0]} training / "
+          f"{counts[1]} noisy-only / {counts[2]} validation images; {total} steps ({per_epoch} per epoch) on {device} "
+          f"x{world}; " + (f"resuming at step {resumed_at}" if resumed_at is not None else "from scratch"), flush=True)
 
 
 def _finish(run: Path, config: TrainConfig, model, state: dict, total: int, stop_requested: bool, world: int,

@@ -232,3 +232,25 @@ def test_adapt_stops_at_its_length_and_a_rerun_with_more_steps_continues(noisy_f
     assert json.loads((out / "log.json").read_text())[-1]["step"] == 9
     with pytest.raises(ValueError, match="not .*give another -o DIR"):
         adapt(noisy_folder, out, minutes=5, source=str(source), threads=1, steps=12, split="test")
+
+
+def test_anchor_keeps_the_weights_near_where_the_run_started(noisy_folder, tmp_path):
+    """--anchor (L2-SP): the same run with the pull ends nearer its starting weights, which it saves once and
+    reads back on resume."""
+    from safetensors.torch import load_file
+
+    def distance(run: Path) -> float:
+        start, end = load_file(run / "anchor.safetensors"), load_file(run / "model" / "model.safetensors")
+        return sum(float((end[k] - v).pow(2).sum()) for k, v in start.items())
+
+    runs = {}
+    for weight in (0.0, 50.0):
+        out = tmp_path / f"anchor{weight:g}"
+        args = ["-m", "train", "--noisy", noisy_folder, "--model-config", noisy_folder / "tiny.json", "--patch", 16,
+                "--batch", 8, "--lr", 1e-2, "--steps", 12, "--threads", 1, "--out", out, "--anchor", max(weight, 1e-12)]
+        result = run_module(*args)
+        assert result.returncode == 0, result.stderr[-2000:]
+        runs[weight] = distance(out)
+    assert runs[50.0] < 0.5 * runs[0.0], runs
+    resumed = run_module("-m", "train", "--resume", tmp_path / "anchor50", "--steps", 14, "--threads", 1)
+    assert resumed.returncode == 0 and "resuming at step 12" in resumed.stdout, resumed.stderr[-2000:]
