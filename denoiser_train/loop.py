@@ -231,7 +231,7 @@ def _announce(model, counts: tuple[int, int, int], total: int, per_epoch: int, d
     """The run's first line: the model, the data (training / noisy-only / validation images), the length."""
     print(f"model {model.config.arch}: {count_parameters(model) / 1e6:.2f} M parameters; {counts[0]} training / "
           f"{counts[1]} noisy-only / {counts[2]} validation images; {total} steps ({per_epoch} per epoch) on {device} "
-          f"x{world}; " + (f"resuming at step {resumed_at}" if resumed_at is not None else "from scratch"), flush=True)
+          f"x{world}; " + (f"resuming at step {resumed_at}" if resumed_at is not None else "starting at step 0"), flush=True)
 
 
 def _finish(run: Path, config: TrainConfig, model, state: dict, total: int, stop_requested: bool, world: int,
