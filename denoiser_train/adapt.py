@@ -61,7 +61,6 @@ def adapt(folder: str | Path, out: str | Path, minutes: float = 10.0, source: st
     """Fine-tune `source` on the noisy photos in `folder` for `minutes` (or continue DIR's run); returns
     the weights folder DIR/model. `overrides` replace ADAPT_DEFAULTS (TrainConfig fields) for a new run."""
     from denoiser.files import atomic_write_text
-    from denoiser.model import build_model
 
     from .config import TrainConfig, resume_config
     from .init_sources import load_source
@@ -80,13 +79,13 @@ def adapt(folder: str | Path, out: str | Path, minutes: float = 10.0, source: st
         print(f"continuing {out} up to step {steps}, for at most {minutes:g} minutes", flush=True)
     else:
         source_model, _ = load_source(source)
-        if not getattr(source_model.config, "noise_map", False) and source_model.config.arch != "unet":
+        if source_model.config.arch != "unet":
             raise ValueError(f"{source}: only the encoder-decoder models can be adapted")
         out.mkdir(parents=True, exist_ok=True)
         architecture = out / "source_config.json"
         atomic_write_text(architecture, source_model.config.to_json() + "\n")
-        with_build = build_model(source_model.config)  # the network's stride fixes the sub-image side
-        patch = sub_image_side(folder, ADAPT_DEFAULTS["pd_stride"], multiple=with_build.stride, split=split)
+        # the network's stride fixes the sub-image side
+        patch = sub_image_side(folder, ADAPT_DEFAULTS["pd_stride"], multiple=source_model.stride, split=split)
         config = TrainConfig(out=str(out), noisy=(str(folder),), noisy_split=split, init=(source,), model_config=str(architecture),
                              steps=steps, max_minutes=minutes, patch=patch, batch=ADAPT_DEFAULTS["noisy_batch"],
                              threads=threads, seed=seed, augment=("flip", "rot90"),

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from denoiser.files import atomic_write_text, fsync_directory
+from denoiser.files import atomic_write, atomic_write_text, fsync_directory
 from denoiser.hub import save_model, unwrap
 
 KEEP = 2
@@ -139,3 +139,21 @@ def load_checkpoint(folder: Path, model, optimizer, ema) -> dict:
     if ema is not None:
         unwrap(ema).load_state_dict(load_file(folder / "ema.safetensors"), strict=True)
     return state
+
+
+def anchor_weights(run: Path, model, anchor: float, resume: bool, is_main: bool, world: int) -> dict[str, torch.Tensor]:
+    """With --anchor, the trainable weights the run started from, by name: saved as RUN/anchor.safetensors
+    when the run starts, read back on resume, so the pull is always towards the same weights."""
+    if not anchor:
+        return {}
+    path = run / "anchor.safetensors"
+    if not path.is_file():
+        if resume:
+            raise FileNotFoundError(f"{path}: missing; the run's --anchor needs the weights it started from")
+        start = {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
+        if is_main:
+            atomic_write(path, lambda tmp: save_file(start, tmp))
+        if world > 1:
+            torch.distributed.barrier()
+    device = next(model.parameters()).device
+    return {n: t.to(device) for n, t in load_file(path).items()}

@@ -17,16 +17,16 @@ import torch.distributed as dist
 
 from denoiser.evaluate import evaluate
 from denoiser.hub import unwrap
-from denoiser.model import build_model, count_parameters, image_level
+from denoiser.model import build_model, count_parameters
 
 from .batching import StepBatches, batches, epoch_steps, patch_schedule
-from .checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import anchor_weights, find_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import BatchMaker, Example, NoiseSpec, load_clean, load_pairs, split_by_scene
 from .init_sources import load_source
-from .objectives import estimator_loss, learning_rate, loss_fn
+from .objectives import anchor_penalty, learning_rate, loss_fn, step_loss
 from .report import export_run, write_logs
-from .self_supervised import NoisyBatchMaker, NoisyImage, blind_spot_loss, load_noisy
+from .self_supervised import NoisyBatchMaker, NoisyImage, load_noisy
 
 
 # ------------------------------------------------------------------ setup helpers
@@ -168,7 +168,7 @@ def train(config: TrainConfig) -> Path:
     val_batch = _validation_batch(config, val_examples, noise)
 
     model, ema, optimizer = _build(config, run, is_main, device)
-    anchor = _anchor_weights(config, run, model, is_main, world)
+    anchor = anchor_weights(run, model, config.anchor, bool(config.resume), is_main, world)
     state = {"step": 0, "history": [], "seconds": 0.0}
     checkpoint = find_checkpoint(run, config.from_checkpoint) if config.resume else None
     if checkpoint is not None:
@@ -188,7 +188,7 @@ def train(config: TrainConfig) -> Path:
             lr = learning_rate(config, step, total)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss = _step_loss(wrapped, config, *next(data), device) + _anchor_penalty(model, anchor, config.anchor)
+            loss = step_loss(wrapped, config, *next(data), device) + anchor_penalty(model, anchor, config.anchor)
             if _agree(not torch.isfinite(loss).item(), world, device):  # never checkpoint a diverged model
                 raise RuntimeError(f"training diverged at step {step + 1} (loss {loss.item()}); the checkpoints in "
                                    f"{run / 'checkpoints'} are from before; try a lower --lr or --clip-grad")
@@ -210,13 +210,6 @@ def train(config: TrainConfig) -> Path:
     progress.close()
     _finish(run, config, ema or model, state, total, stop.requested, world, is_main, val_examples)
     return run
-
-
-def _anchor_penalty(model, anchor: dict[str, torch.Tensor], weight: float) -> torch.Tensor | float:
-    """--anchor's L2-SP term: weight times the squared distance of the weights from where the run started."""
-    if not anchor:
-        return 0.0
-    return weight * sum((p - anchor[n]).pow(2).sum() for n, p in model.named_parameters() if n in anchor)
 
 
 def _show_step(progress, loss: float, lr: float, elapsed: float, max_minutes: float) -> None:
@@ -329,59 +322,6 @@ def _build(config: TrainConfig, run: Path, is_main: bool, device: torch.device):
     ema = copy.deepcopy(model).eval().requires_grad_(False) if config.ema else None
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
     return model, ema, optimizer
-
-
-def _anchor_weights(config: TrainConfig, run: Path, model, is_main: bool, world: int) -> dict[str, torch.Tensor]:
-    """With --anchor, the trainable weights the run started from, by name: saved as RUN/anchor.safetensors
-    when the run starts, read back on resume, so the pull is always towards the same weights."""
-    if not config.anchor:
-        return {}
-    from safetensors.torch import load_file, save_file
-
-    from denoiser.files import atomic_write
-
-    path = run / "anchor.safetensors"
-    if not path.is_file():
-        if config.resume:
-            raise FileNotFoundError(f"{path}: missing; the run's --anchor needs the weights it started from")
-        start = {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
-        if is_main:
-            atomic_write(path, lambda tmp: save_file(start, tmp))
-        if world > 1:
-            dist.barrier()
-    device = next(model.parameters()).device
-    return {n: t.to(device) for n, t in load_file(path).items()}
-
-
-def _step_loss(wrapped, config: TrainConfig, supervised, blind_spot, device: torch.device) -> torch.Tensor:
-    """The step's loss: the supervised term (weight 1) plus --noisy-weight times the blind-spot term."""
-    loss = None
-    if supervised is not None:
-        loss = _loss(wrapped, config, *(t.to(device, non_blocking=True) for t in supervised))
-    if blind_spot is not None:
-        hidden, target, mask = (t.to(device, non_blocking=True) for t in blind_spot)
-        term = blind_spot_loss(wrapped, hidden, target, mask, config.loss, config.noisy_level)
-        loss = config.noisy_weight * term if loss is None else loss + config.noisy_weight * term
-    return loss
-
-
-def _loss(wrapped, config: TrainConfig, noisy, clean, sigma_map) -> torch.Tensor:
-    """The step's loss. With an estimator and --level other than true, the denoiser takes the estimate
-    and its loss reaches the estimator; with true, the denoiser learns from the true map and the
-    estimator to predict it."""
-    network = wrapped.module if hasattr(wrapped, "module") else wrapped
-    if getattr(network, "estimator", None) is None:
-        return loss_fn(config.loss, wrapped(noisy, sigma_map), clean)
-    level = config.denoiser_level
-    if level == "checked":  # white samples their true std (a finite map), the others the frozen estimate's median
-        with torch.no_grad():
-            estimated = image_level(network.estimator(noisy)).expand_as(sigma_map)
-        return loss_fn(config.loss, wrapped(noisy, torch.where(sigma_map.isnan(), estimated, sigma_map)), clean)
-    if level != "true":
-        output, estimate = wrapped(noisy, None, return_estimate=True, per_image=level == "image")
-    else:
-        output, estimate = wrapped(noisy, sigma_map, return_estimate=True)
-    return loss_fn(config.loss, output, clean) + config.estimator_loss * estimator_loss(estimate, sigma_map)
 
 
 def _update(model, optimizer, ema, loss: torch.Tensor, config: TrainConfig, step: int) -> None:

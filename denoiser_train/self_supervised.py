@@ -26,6 +26,9 @@ import torch.nn.functional as F
 
 from denoiser.io import IMAGE_SUFFIXES, read_image
 from denoiser.model import image_level
+from denoiser.splits import scene_split
+
+from .data import _as_channels, _geometric, _to_tensor
 
 # The eight neighbours' mean, without the centre: what a masked pixel is replaced by.
 _DONUT = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 1.0]]) / 8
@@ -45,8 +48,6 @@ def noisy_paths(folder: str | Path, split: str = "all") -> list[Path]:
     """The images of a folder of noisy photos, sub-folders included. A folder laid out as pairs
     (noisy/ + gt/) gives its noisy/ images only: the references are never opened. split "train" or
     "test" keeps that part of the standard scene split (`denoiser.splits.scene_split`, by file name)."""
-    from denoiser.splits import scene_split
-
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder")
@@ -71,8 +72,6 @@ def noisy_paths(folder: str | Path, split: str = "all") -> list[Path]:
 def load_noisy(folder: str | Path, channels: int, min_size: int, split: str = "all") -> list[NoisyImage]:
     """Every noisy image of a folder (see `noisy_paths`), as `channels` planes; images too small for one
     training sub-image are left out with a note, and a folder with none big enough is an error."""
-    from .data import _as_channels
-
     images = [NoisyImage(str(p), _as_channels(read_image(p), channels)) for p in noisy_paths(folder, split)]
     small = [i for i in images if min(i.image.shape[:2]) < min_size]
     if len(small) == len(images):
@@ -114,8 +113,6 @@ class NoisyBatchMaker:
 
     def sample(self, step: int, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(hidden input (C, q, q), noisy target (C, q, q), mask (1, q, q)) in [0, 1] units."""
-        from .data import _geometric, _to_tensor
-
         rng = np.random.default_rng([self.seed, step, index, 7])  # 7: apart from the supervised streams
         photo = self.images[int(rng.integers(len(self.images)))].image
         span = self.patch * self.stride

@@ -127,15 +127,15 @@ def test_train_mixes_supervised_and_noisy_terms(noisy_folder, tmp_path):
 
 def test_step_loss_is_supervised_plus_weighted_blind_spot_term():
     from denoiser_train.config import TrainConfig
-    from denoiser_train.loop import _loss, _step_loss
+    from denoiser_train.objectives import step_loss, supervised_loss
 
     torch.manual_seed(0)
     model = build_model(tiny_config(estimator=True))
     config = TrainConfig(noisy_weight=0.25, loss="mse")
     supervised = (torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16), torch.full((2, 1, 16, 16), 0.1))
     blind = (torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16), mask_grid(16, 4, (1, 1)).expand(2, 1, 16, 16))
-    both = _step_loss(model, config, supervised, blind, torch.device("cpu"))
-    expected = _loss(model, config, *supervised) + 0.25 * blind_spot_loss(model, *blind, "mse", config.noisy_level)
+    both = step_loss(model, config, supervised, blind, torch.device("cpu"))
+    expected = supervised_loss(model, config, *supervised) + 0.25 * blind_spot_loss(model, *blind, "mse", config.noisy_level)
     assert torch.allclose(both, expected)
 
 

@@ -264,7 +264,7 @@ def test_level_checked_gives_white_samples_their_true_level_and_others_the_estim
     """As denoise() runs with the white-noise check: a finite map (white Gaussian noise) is used as
     given, a NaN one (any other noise) is replaced by the median of the estimator's map."""
     from denoiser.model import image_level
-    from denoiser_train.loop import _loss
+    from denoiser_train.objectives import supervised_loss
 
     torch.manual_seed(0)
     model = build_model(tiny_config(estimator=True, estimator_width=8)).eval()
@@ -276,5 +276,5 @@ def test_level_checked_gives_white_samples_their_true_level_and_others_the_estim
         level = image_level(model.estimator(noisy))[1:].expand(-1, 1, 32, 32)
         given = torch.cat([sigma_map[:1], level])
         expected = loss_fn(config.loss, model(noisy, given), clean)
-        assert _loss(model, config, noisy, clean, sigma_map).item() == pytest.approx(expected.item(), rel=1e-6)
+        assert supervised_loss(model, config, noisy, clean, sigma_map).item() == pytest.approx(expected.item(), rel=1e-6)
     assert config.white_targets_only
