@@ -76,12 +76,19 @@ def read_config(path: str | os.PathLike) -> ModelConfig:
         raise ModelLoadError(f"{path}: {err}") from None
 
 
-def load_folder(folder: str | os.PathLike, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """Build the model a weights folder describes and load its safetensors strictly (eval mode). A
-    training run's folder (`python -m train --out RUN`, `denoiser adapt -o RUN`) loads its exported RUN/model/."""
+def weights_folder(folder: str | os.PathLike) -> Path:
+    """The weights folder a path names: itself, or for a training run's folder (`python -m train --out RUN`,
+    `denoiser adapt -o RUN`) the model it exported, RUN/model/."""
     folder = Path(folder)
     if not (folder / CONFIG_NAME).is_file() and (folder / "model" / CONFIG_NAME).is_file():
-        folder = folder / "model"
+        return folder / "model"
+    return folder
+
+
+def load_folder(folder: str | os.PathLike, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """Build the model a weights folder (or a run's, see `weights_folder`) describes and load its safetensors
+    strictly (eval mode)."""
+    folder = weights_folder(folder)
     return _load(read_config(folder / CONFIG_NAME), folder / WEIGHTS_NAME, device, name=str(folder))
 
 

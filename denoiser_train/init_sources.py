@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from denoiser.hub import CONFIG_NAME, SHIPPED_DIR, WEIGHTS_NAME, load_model, shipped_folder
+from denoiser.hub import CONFIG_NAME, SHIPPED_DIR, WEIGHTS_NAME, load_model, shipped_folder, weights_folder
 
 REPO = SHIPPED_DIR.parents[1]  # the clone the package runs from (`git show` needs one)
 
@@ -61,6 +61,6 @@ def load_source(source: str):
 
 
 def weights_sha256(source: str) -> str | None:
-    folder = shipped_folder(source) or Path(source).expanduser()
+    folder = shipped_folder(source) or weights_folder(Path(source).expanduser())
     weights = folder / WEIGHTS_NAME
     return hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else None
