@@ -153,11 +153,11 @@ def training_commands_block(models: dict[str, Path]) -> str:
     return "\n".join(lines + ["```"])
 
 
-def write_readme_block(readme: Path, block: str) -> None:
-    """Replace the text between the training-commands markers of `readme` with `block`."""
+def write_readme_block(readme: Path, block: str, markers: tuple[str, str] = README_COMMANDS) -> None:
+    """Replace the text between `markers` (default: the training-commands ones) of `readme` with `block`."""
     text = readme.read_text()
-    start, end = README_COMMANDS
+    start, end = markers
     if start not in text or end not in text:
-        raise ValueError(f"{readme}: no {start} ... {end} markers to write the training commands between")
+        raise ValueError(f"{readme}: no {start} ... {end} markers to write between")
     head, rest = text.split(start, 1)
     atomic_write_text(readme, head + start + "\n" + block + "\n" + end + rest.split(end, 1)[1])

@@ -20,14 +20,12 @@ MARKERS = ("<!-- adapt-curve:start -->", "<!-- adapt-curve:end -->")
 
 
 def score(model_source: str, pairs: Path, split: str = "all") -> tuple[float, float]:
-    """Mean RGB PSNR / SSIM of a model on a pairs folder, blind (the model's own level)."""
-    from denoiser import load_model
+    """Mean RGB PSNR / SSIM of a model (anything --from takes) on a pairs folder, blind (the model's own level)."""
     from denoiser.evaluate import evaluate
 
     from denoiser_train.init_sources import load_source
 
-    model = load_source(model_source)[0] if "@" in model_source else load_model(model_source)
-    records = evaluate(model, pairs=pairs, dataset=pairs.name, split=split)
+    records = evaluate(load_source(model_source)[0], pairs=pairs, dataset=pairs.name, split=split)
     return records[0].psnr, records[0].ssim
 
 
@@ -75,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     table = render_table(rows, args.pairs.name, argv if argv is not None else sys.argv[1:])
     print(table)
     if args.readme:
-        write_between_markers(args.readme, table)
+        from benchmarks.report_training import write_readme_block
+
+        write_readme_block(args.readme, table, MARKERS)
     return 0
 
 
@@ -91,17 +91,6 @@ def render_table(rows: list[dict], dataset: str, argv: list[str]) -> str:
     for row in rows:
         lines.append(f"| {row['minutes']:g} | {row['steps']} | {row['psnr']:.2f} | {row['ssim']:.4f} |")
     return "\n".join(lines)
-
-
-def write_between_markers(path: Path, block: str) -> None:
-    from denoiser.files import atomic_write_text
-
-    text = path.read_text()
-    start, end = MARKERS
-    if start not in text or end not in text:
-        raise ValueError(f"{path}: no {start} ... {end} markers")
-    head, rest = text.split(start, 1)
-    atomic_write_text(path, head + start + "\n" + block + "\n" + end + rest.split(end, 1)[1])
 
 
 if __name__ == "__main__":
