@@ -8,12 +8,12 @@ and exit with status 2; no tracebacks.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 from pathlib import Path
 
 from . import io as image_io
+from .cli_progress import Stages
 
 NOISE_PARAMS = {  # CLI option -> (noise kind, parameter)
     "gaussian": ["sigma"],
@@ -75,7 +75,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     request = Request(inputs=args.inputs, output=args.output, settings=settings, lists=args.from_list or [],
                       glob=args.glob, model=args.model, runtime=args.runtime, overwrite=args.overwrite,
                       engine=args.engine, address=args.address, workers=args.workers)
-    stages = _Stages()
+    stages = Stages()
     try:
         stages.show("planning, loading the model, reading the first photo")
         summary = run(request, tile_bar=stages.tile_bar)
@@ -86,54 +86,6 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     for source, reason in summary.failed:
         print(f"error: {reason if source in reason else f'{source}: {reason}'}", file=sys.stderr)
     return 2 if summary.failed else 0
-
-
-class _Stages:
-    """What the command is doing, on one line of stderr: a stage ("measuring the noise") while an
-    image has no tiles to count, then a bar of its tiles (a large photo on a CPU takes minutes).
-    The stage line shows on a terminal only; the tile bar, as before, wherever stderr goes."""
-
-    def __init__(self) -> None:
-        self.bar = None
-
-    def show(self, text: str) -> None:
-        from tqdm import tqdm
-
-        self.close()
-        self.bar = tqdm(total=None, desc=text, bar_format="{desc}…", leave=False, disable=None,
-                        file=sys.stderr)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-    @contextlib.contextmanager
-    def tile_bar(self, name: str):
-        """denoise()'s progress callback for one image (entered once it is read, left once it is
-        denoised; the write goes on in a thread)."""
-        from tqdm import tqdm
-
-        self.show(f"{name}: measuring the noise")
-        tiles = None
-
-        def progress(done: int, total: int) -> None:
-            nonlocal tiles
-            if tiles is None and total > 1:
-                self.close()
-                # initial=done: the rate counts tiles from now, not the first one "in 0 s" (59918 tile/s)
-                tiles = tqdm(total=total, initial=done, desc=f"{name}: denoising", unit="tile", leave=False,
-                             file=sys.stderr)
-            if tiles is not None:
-                tiles.n = done
-                tiles.refresh()
-
-        try:
-            yield progress
-        finally:
-            if tiles is not None:
-                tiles.close()
-            self.show(f"{name}: writing")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -31,7 +31,7 @@ def weights_digest(model: nn.Module) -> str:
 # training-only and evaluation code). Every other module of the package counts for
 # `code_digest`, so a new module counts until someone decides it does not.
 _NOT_OUTPUT_CODE = frozenset({
-    "__main__.py", "cli.py", "batch.py", "batch_plan.py", "journal.py", "storage.py", "ray_engine.py",
+    "__main__.py", "cli.py", "cli_progress.py", "batch.py", "batch_plan.py", "journal.py", "storage.py", "ray_engine.py",
     "evaluate.py", "metrics.py", "baselines.py", "degrade.py", "splits.py",
 })
 

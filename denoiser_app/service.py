@@ -19,8 +19,7 @@ from typing import Callable
 import numpy as np
 
 from denoiser import __version__
-from denoiser.io import (OUTPUT_FORMATS, ImageReadError, ImageTooLargeError, choose_format, format_of,
-                         read_image_with_metadata, to_float, write_image)
+from denoiser.io import OUTPUT_FORMATS, choose_format, format_of, to_float, write_image
 from denoiser.metadata import Metadata
 
 from .cache import Recent, file_key
@@ -29,6 +28,7 @@ from .imageops import describe, psnr_ssim, residual_map, size_text, split_alpha
 from .models import Models
 from .outputs import OutputDirs, file_stem, result_name, save_preview, unique_file, unique_png
 from .settings import Settings
+from .uploads import check_pair, load_image_with_metadata, number
 
 BROWSER_FORMATS = {"PNG", "JPEG", "GIF", "WEBP", "BMP"}  # others (HEIC, TIFF) get a PNG copy to show
 MIN_SIDE = 3  # the smallest image the network takes
@@ -277,7 +277,7 @@ class DenoiserService:
         timings: dict[str, float] = {}
         name = self.models.resolve(model)
         kind = self.models.kind(name)
-        strength = check_strength(1.0 if strength is None else _number(strength, "strength"))
+        strength = check_strength(1.0 if strength is None else number(strength, "strength"))
         sigma = None if sigma is None else check_sigma(sigma)
         stage("Reading the photo")
         with _timed(timings, "reading"):
@@ -377,45 +377,6 @@ def _preview_step(array: np.ndarray) -> int:
     from .outputs import PREVIEW_SIDE
 
     return max(1, -(-max(array.shape[:2]) // PREVIEW_SIDE))
-
-
-def load_image(path: str | None, what: str = "a photo", limit: int | None = None) -> np.ndarray:
-    """load_image_with_metadata without the metadata."""
-    return load_image_with_metadata(path, what, limit)[0]
-
-
-def load_image_with_metadata(path: str | None, what: str = "a photo", limit: int | None = None):
-    """denoiser.io.read_image_with_metadata of an upload (limit: pixels, None: $DENOISER_MAX_PIXELS);
-    a problem is a gr.Error that names the file, not its server path, and says what to do."""
-    if path is None or str(path) == "":
-        raise fail(f"Please upload {what}.")
-    path = Path(path)
-    try:
-        return read_image_with_metadata(path, limit=limit)
-    except ImageTooLargeError as err:
-        size = f" ({err.size[0]}x{err.size[1]})" if err.size else ""
-        raise fail(f"{path.name} is {err.pixels / 1e6:.0f} megapixels{size}; this app takes photos up to "
-                   f"{err.limit / 1e6:g} megapixels. Save a smaller copy (or a crop) and upload that, or denoise "
-                   "the full photo on your computer with the command-line denoiser.") from None
-    except ImageReadError as err:
-        raise fail(str(err).replace(str(path), path.name)) from None
-
-
-def check_pair(image: np.ndarray, reference: np.ndarray) -> None:
-    """gr.Error unless the reference matches the image in size and colour layout (alpha aside)."""
-    if image.shape[:2] != reference.shape[:2]:
-        raise fail(f"The reference is {size_text(reference)} pixels but the photo is {size_text(image)}; "
-                   "they must be the same size (width x height).")
-    if split_alpha(image)[0].shape != split_alpha(reference)[0].shape:
-        raise fail(f"The reference ({describe(reference)}) and the photo ({describe(image)}) differ in colour "
-                   "channels; use a reference with the same colour layout (both gray or both colour).")
-
-
-def _number(value, what: str) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise fail(f"The {what} must be a number, got {value!r}.") from None
 
 
 def _browser_can_show(path) -> bool:

@@ -79,3 +79,23 @@ def cli(*args, **kwargs) -> subprocess.CompletedProcess:
 def popen(*args, **kwargs) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "denoiser", *map(str, args)], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def denoise(*args) -> int:
+    """`denoiser denoise ARGS...` in this process; its exit status."""
+    from denoiser.cli import main
+
+    return main(["denoise", *map(str, args)])
+
+
+def finished_run(tmp_path: Path, model_dir: Path, count: int = 3) -> tuple[list, Path, dict[str, bytes]]:
+    """A finished batch run of `count` photos into tmp_path/out: (its arguments, OUT, the outputs' bytes)."""
+    out = tmp_path / "out"
+    args = [library(tmp_path / "photos", count=count), "-o", out, "--model", model_dir, "--sigma", 10]
+    assert denoise(*args) == 0
+    return args, out, outputs(out)
+
+
+def journal_segment(out: Path) -> Path:
+    """The (first) journal segment file of a run into OUT."""
+    return next((out / ".denoiser-journal").glob("*.jsonl"))

@@ -58,8 +58,10 @@ def test_an_upload_is_decoded_and_measured_once(svc, tmp_path, monkeypatch):
     path = tmp_path / "Dog.png"
     write_image(path, noisy_image(clean_image()))
     reads, estimates = [], []
-    real_read, real_estimate = service.read_image_with_metadata, svc.models.estimate
-    monkeypatch.setattr(service, "read_image_with_metadata", lambda *a, **k: reads.append(a) or real_read(*a, **k))
+    from denoiser_app import uploads
+
+    real_read, real_estimate = uploads.read_image_with_metadata, svc.models.estimate
+    monkeypatch.setattr(uploads, "read_image_with_metadata", lambda *a, **k: reads.append(a) or real_read(*a, **k))
     monkeypatch.setattr(svc.models, "estimate", lambda *a: estimates.append(a) or real_estimate(*a))
     upload = svc.inspect(str(path))
     result = svc.denoise(str(path))

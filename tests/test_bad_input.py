@@ -132,11 +132,11 @@ def test_too_small_to_estimate_asks_for_sigma(tmp_path, tiny_model_dir, capsys):
 @pytest.mark.parametrize("kind", [k for k, (error, _) in FILE_CASES.items() if error])
 def test_app_reader(kind, tmp_path):
     gr = pytest.importorskip("gradio")
-    from denoiser_app.service import load_image
+    from denoiser_app.uploads import load_image_with_metadata
 
     path = make(kind, tmp_path)
     with pytest.raises(gr.Error) as info:
-        load_image(str(path), "a noisy photo")
+        load_image_with_metadata(str(path), "a noisy photo")
     assert path.name in str(info.value) and str(tmp_path) not in str(info.value)
 
 

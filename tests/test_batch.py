@@ -9,17 +9,13 @@ import threading
 import time
 
 import numpy as np
-from batch_support import cli, done_counts, journal, library, outputs, popen, stray_files
+from batch_support import (cli, denoise, done_counts, finished_run, journal, journal_segment, library, outputs, popen,
+                           stray_files)
 
 from denoiser import batch
 from denoiser.batch import Request, run
 from denoiser.batch_work import Settings
-from denoiser.cli import main
 from denoiser.io import read_image, write_image
-
-
-def denoise(*args) -> int:
-    return main(["denoise", *map(str, args)])
 
 
 def test_folders_are_walked_with_glob_and_outputs_mirror_them(tmp_path, tiny_model_dir, capsys):
@@ -167,12 +163,8 @@ def test_the_journal_survives_a_torn_line_owns_what_it_planned_and_sweeps_only_o
                                                                                             capsys):
     """What a kill leaves, made by hand: a half-written last journal line, an output planned but not
     recorded done, a temporary file of a planned output; and a hidden file of the user's."""
-    photos = library(tmp_path / "photos", count=3)
-    out = tmp_path / "out"
-    args = [photos, "-o", out, "--model", tiny_model_dir, "--sigma", 10]
-    assert denoise(*args) == 0
-    expected = outputs(out)
-    segment = next((out / ".denoiser-journal").glob("*.jsonl"))
+    args, out, expected = finished_run(tmp_path, tiny_model_dir)
+    segment = journal_segment(out)
     lines = segment.read_text().splitlines(keepends=True)
     done = [i for i, line in enumerate(lines) if '"done"' in line and "img00" in line][0]
     segment.write_text("".join(lines[:done] + lines[done + 1:]) + lines[done][:25])  # img00: planned, not done
@@ -203,16 +195,12 @@ def test_a_second_run_into_the_same_folder_is_refused(tmp_path, tiny_model_dir, 
 def test_done_means_the_output_at_its_recorded_size_and_the_source_at_its_recorded_mtime(tmp_path, tiny_model_dir,
                                                                                           capsys):
     """Two of the facts a "done" record is checked against, each changed alone."""
-    photos = library(tmp_path / "photos", count=3)
-    out = tmp_path / "out"
-    args = [photos, "-o", out, "--model", tiny_model_dir, "--sigma", 10]
-    assert denoise(*args) == 0
-    first = outputs(out)
+    args, out, first = finished_run(tmp_path, tiny_model_dir)
     (out / "img00-rgb8.png").write_bytes(first["img00-rgb8.png"][:-7])  # cut short by some other program
     capsys.readouterr()
     assert denoise(*args) == 0
     assert "done 1, skipped 2" in capsys.readouterr().out and outputs(out) == first
-    source = photos / "set1" / "img01-rgb16.png"  # touched, same size: edited in place by another tool
+    source = args[0] / "set1" / "img01-rgb16.png"  # touched, same size: edited in place by another tool
     info = source.stat()
     os.utime(source, ns=(info.st_atime_ns, info.st_mtime_ns + 10**9))
     assert denoise(*args) == 0

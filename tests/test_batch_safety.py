@@ -13,15 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from batch_support import ROOT, done_counts, library, outputs
+from batch_support import ROOT, denoise, done_counts, finished_run, journal_segment, library, outputs
 
 from denoiser.batch_plan import Job, Plan, PlanError, _check_inside_and_apart, _list_uri
-from denoiser.cli import main
 from denoiser.io import read_image, write_image
-
-
-def denoise(*args) -> int:
-    return main(["denoise", *map(str, args)])
 
 
 def photo(path: Path, value: int = 100) -> Path:
@@ -169,12 +164,8 @@ def test_inputs_inside_out_are_never_their_own_outputs(tmp_path, tiny_model_dir,
                          ids=["deep-nesting", "5000-digits", "binary"])
 def test_a_garbled_journal_line_is_skipped_with_one_warning_and_its_photo_redone(tmp_path, tiny_model_dir, capsys,
                                                                                   garbage):
-    photos = library(tmp_path / "photos", count=3)
-    out = tmp_path / "out"
-    args = [photos, "-o", out, "--model", tiny_model_dir, "--sigma", 10]
-    assert denoise(*args) == 0
-    expected = outputs(out)
-    segment = next((out / ".denoiser-journal").glob("*.jsonl"))
+    args, out, expected = finished_run(tmp_path, tiny_model_dir)
+    segment = journal_segment(out)
     lines = segment.read_text().splitlines(keepends=True)
     lines = [garbage + "\n" if '"done"' in line and "img00" in line else line for line in lines]
     segment.write_text("".join(lines))
