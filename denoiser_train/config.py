@@ -14,6 +14,7 @@ import functools
 import inspect
 import io
 import json
+import re
 import tokenize
 import typing
 from dataclasses import dataclass
@@ -41,7 +42,8 @@ class TrainConfig:
     pairs_weight: float = 0.0  # share of patches drawn from --pairs when mixed with --clean (0: by image count)
     pairs_split: str = "all"  # "train": only the train part of the standard scene split (keeps its test part unseen)
     noisy: tuple[str, ...] = ()  # folders of noisy photos without references (a noisy/ + gt/ folder gives noisy/ only): learnt from by the pixel-shuffle blind-spot objective (denoiser_train.self_supervised)
-    noisy_split: str = "all"  # with --noisy folders laid out as noisy/ + gt/: all, or the train or test part of the standard scene split
+    noise_from: tuple[str, ...] = ()  # folders of noisy photos (references never read) whose noise is measured in their flat regions and synthesised onto the clean images as noise kind `fitted` (denoiser_train.noise_fit)
+    noisy_split: str = "all"  # with --noisy / --noise-from folders laid out as noisy/ + gt/: all, or the train or test part of the standard scene split
     noisy_weight: float = 1.0  # weight of the blind-spot term when mixed with --clean or --pairs (their loss has weight 1)
     noisy_batch: int = 0  # sub-images per step for the blind-spot term (0: --batch)
     pd_stride: int = 5  # pixel-shuffle stride of the blind-spot term: sub-image neighbours are this far apart in the photo, beyond the noise's correlation (AP-BSN trains at 5)
@@ -160,6 +162,8 @@ class TrainConfig:
             problems.append("--noisy-weight and --noisy-batch must be >= 0")
         if self.anchor < 0:
             problems.append("--anchor must be >= 0")
+        if bool(self.noise_from) != bool(re.search(r"(^|,)\s*fitted\b", self.noise)):
+            problems.append("--noise-from and a `fitted` kind in --noise go together (e.g. --noise gaussian:0-75,fitted@3)")
         if self.noisy_split not in ("all", "train", "test"):
             problems.append(f"--noisy-split must be all, train or test, got {self.noisy_split!r}")
         if self.noisy_level not in ("white", "learned"):

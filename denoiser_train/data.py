@@ -23,6 +23,7 @@ from denoiser.io import IMAGE_SUFFIXES, read_image
 from denoiser.degrade import ColorGaussian, sample_raw
 from denoiser.noise import make_noise
 
+from .noise_fit import FittedNoise
 from .phone import CameraTables, Phone, sample_phone
 
 # ------------------------------------------------------------------ noise specification
@@ -30,10 +31,10 @@ from .phone import CameraTables, Phone, sample_phone
 _DEFAULT_RANGES = {"gaussian": (0.0, 75.0), "poisson": (2.0, 200.0), "salt-pepper": (0.0, 0.1),
                    "mask": (0.0, 0.3), "nlf": (1e-4, 2e-2), "camera": (1e-4, 1.2e-2),
                    "color-gaussian": (0.0, 75.0), "raw": (1e-4, 1.2e-2), "phone": (2e-4, 2e-2),
-                   "phone-fine": (2e-4, 2e-2)}
+                   "phone-fine": (2e-4, 2e-2), "fitted": (0.8, 1.25)}
 _PARAM = {"gaussian": "sigma", "poisson": "peak", "salt-pepper": "amount", "mask": "fraction", "nlf": "beta1",
-          "camera": "beta1", "color-gaussian": "sigma", "raw": "shot", "phone": "shot", "phone-fine": "shot"}
-_SCALE_KINDS = ("poisson", "nlf", "camera", "raw", "phone", "phone-fine")  # scale parameters: drawn log-uniformly
+          "camera": "beta1", "color-gaussian": "sigma", "raw": "shot", "phone": "shot", "phone-fine": "shot", "fitted": "gain"}
+_SCALE_KINDS = ("poisson", "nlf", "camera", "raw", "phone", "phone-fine", "fitted")  # scale parameters: drawn log-uniformly
 
 
 @dataclass(frozen=True)
@@ -46,16 +47,21 @@ class NoiseSpec:
     by `sample_color_gaussian`; raw: shot noise through an unprocessed camera pipeline, the camera
     drawn by `denoiser.degrade.sample_raw`; phone: raw-domain shot noise through a phone's pipeline (SIDD noise-level functions, real tone curves, in-camera noise reduction,
     sharpening, JPEG), drawn by `denoiser_train.phone.sample_phone` from the camera tables; phone-fine: the
-    same with finer-grained noise, its demosaicking and noise reduction matched to SIDD12's statistics)."""
+    same with finer-grained noise, its demosaicking and noise reduction matched to SIDD12's statistics;
+    fitted: the noise measured on real noisy photos (`denoiser_train.noise_fit`, one model per photo, drawn
+    at random), its std scaled by a gain, 0.8-1.25 by default)."""
 
     kinds: tuple[str, ...]
     ranges: tuple[tuple[float, float], ...]
     weights: tuple[float, ...]
     tables: CameraTables | None = dataclasses.field(default=None, compare=False, repr=False)
+    fitted: tuple[FittedNoise, ...] = dataclasses.field(default=(), compare=False, repr=False)
 
     @classmethod
-    def parse(cls, text: str, camera_tables: str | Path | None = None) -> "NoiseSpec":
-        """camera_tables: the folder of `CameraTables` (needed by `phone`)."""
+    def parse(cls, text: str, camera_tables: str | Path | None = None,
+              fitted: tuple[FittedNoise, ...] = ()) -> "NoiseSpec":
+        """camera_tables: the folder of `CameraTables` (needed by `phone`); fitted: the noise models kind
+        `fitted` draws from (`noise_fit.fit_folder`)."""
         kinds, ranges, weights = [], [], []
         for item in text.split(","):
             number = r"(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)"  # 0.5, 75, 1e-4
@@ -68,7 +74,11 @@ class NoiseSpec:
             span = (float(low), float(high)) if low is not None else _DEFAULT_RANGES[kind]
             if not span[0] <= span[1] or not all(math.isfinite(v) for v in span):
                 raise ValueError(f"bad range in noise spec {item!r}: LOW must be <= HIGH")
-            if kind.startswith("phone"):
+            if kind == "fitted":
+                if not fitted or span[0] <= 0:
+                    raise ValueError("noise kind 'fitted' needs noise measured on noisy photos (--noise-from DIR) "
+                                     "and a gain range above 0")
+            elif kind.startswith("phone"):
                 Phone(shot=span[1], read=1e-6)  # checks the range's upper end is valid
             else:
                 make_noise(kind, **_params(kind, span[1], 1e-6))
@@ -84,7 +94,7 @@ class NoiseSpec:
                 raise ValueError(f"noise kinds 'phone' and 'phone-fine' need the camera tables: {folder} has no sidd_phone_nlf.csv "
                                  "(pass --camera-tables DIR or set DENOISER_DATA)")
             tables = CameraTables.load(folder)
-        return cls(tuple(kinds), tuple(ranges), tuple(w / sum(weights) for w in weights), tables)
+        return cls(tuple(kinds), tuple(ranges), tuple(w / sum(weights) for w in weights), tables, tuple(fitted))
 
     def sample(self, rng: np.random.Generator):
         """Draw a noise model (a frozen denoiser.noise object) for one patch."""
@@ -94,6 +104,9 @@ class NoiseSpec:
             value = float(np.exp(rng.uniform(np.log(low), np.log(high))))  # scale parameters: log-uniform
         else:
             value = float(rng.uniform(low, high))
+        if kind == "fitted":
+            model = self.fitted[int(rng.integers(len(self.fitted)))]
+            return dataclasses.replace(model, gain=value, _roots=model._roots)  # shares the cached spectral roots
         if kind == "camera":
             return _camera(value, rng)
         if kind == "raw":
@@ -151,7 +164,7 @@ def noise_std_map(noise, clean: torch.Tensor, noisy: torch.Tensor) -> torch.Tens
         return noise.std(luma)
     if name == "Poisson":
         return (luma.clamp(0, 1) / noise.peak).sqrt()
-    if name in ("Camera", "ColorGaussian", "Raw", "Phone"):  # no closed form after demosaicking, resizing, JPEG
+    if name in ("Camera", "ColorGaussian", "Raw", "Phone", "FittedNoise"):  # no closed form after demosaicking, resizing, JPEG
         return local_noise_std(noisy, clean)
     return torch.full_like(luma, float((noisy - clean).pow(2).mean().sqrt()))  # impulse/mask: rms
 

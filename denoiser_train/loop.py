@@ -24,6 +24,7 @@ from .checkpoint import anchor_weights, find_checkpoint, load_checkpoint, save_c
 from .config import TrainConfig
 from .data import BatchMaker, Example, NoiseSpec, load_clean, load_pairs, split_by_scene
 from .init_sources import load_source
+from .noise_fit import measured_noise
 from .objectives import anchor_penalty, learning_rate, loss_fn, step_loss
 from .report import export_run, write_logs
 from .self_supervised import NoisyBatchMaker, NoisyImage, load_noisy
@@ -163,11 +164,12 @@ def train(config: TrainConfig) -> Path:
 
     train_examples, val_examples = load_data(config)
     noisy_photos = load_noisy_photos(config)
-    noise = NoiseSpec.parse(config.noise, config.camera_tables)
+    model, ema, optimizer = _build(config, run, is_main, device)
+    noise = NoiseSpec.parse(config.noise, config.camera_tables,
+                            measured_noise(run, config.noise_from, config.noisy_split, model, is_main))
     batches_from, total, per_epoch = _batch_plan(config, train_examples, noisy_photos, noise, rank, world)
     val_batch = _validation_batch(config, val_examples, noise)
 
-    model, ema, optimizer = _build(config, run, is_main, device)
     anchor = anchor_weights(run, model, config.anchor, bool(config.resume), is_main, world)
     state = {"step": 0, "history": [], "seconds": 0.0}
     checkpoint = find_checkpoint(run, config.from_checkpoint) if config.resume else None

@@ -47,7 +47,8 @@ class NoisyImage:
 def noisy_paths(folder: str | Path, split: str = "all") -> list[Path]:
     """The images of a folder of noisy photos, sub-folders included. A folder laid out as pairs
     (noisy/ + gt/) gives its noisy/ images only: the references are never opened. split "train" or
-    "test" keeps that part of the standard scene split (`denoiser.splits.scene_split`, by file name)."""
+    "test" keeps that part of the standard scene split (`denoiser.splits.scene_split`, by file name) of a
+    noisy/ + gt/ folder; a plain folder of noisy photos is taken whole."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder")
@@ -63,7 +64,7 @@ def noisy_paths(folder: str | Path, split: str = "all") -> list[Path]:
             paths.append(path)
     if not paths:
         raise ValueError(f"{folder}: no images found")
-    if split != "all":
+    if split != "all" and root != folder:  # a split is of pairs: a plain folder of noisy photos is taken whole
         kept = set(scene_split([p.name for p in paths])[0 if split == "train" else 1])
         paths = [p for p in paths if p.name in kept]
     return paths
