@@ -8,6 +8,7 @@ in place and no global random state is used. `sigma` is always on the 0-255 scal
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -216,8 +217,13 @@ def estimate_sigma(image: np.ndarray) -> float:
     """
     from skimage.restoration import estimate_sigma as wavelet_sigma
 
+    import warnings
+
     image = _as_hwc(image)
-    return float(wavelet_sigma(image, channel_axis=-1, average_sigmas=True)) * 255.0
+    with warnings.catch_warnings():  # a flat image has no non-zero detail coefficient: skimage's median is NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sigma = float(wavelet_sigma(image, channel_axis=-1, average_sigmas=True))
+    return 0.0 if math.isnan(sigma) else sigma * 255.0
 
 
 def estimate_nlf(image: np.ndarray, block: int = 8, bins: int = 16) -> tuple[float, float]:

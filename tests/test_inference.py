@@ -191,3 +191,17 @@ def test_a_model_with_the_white_noise_check_gives_the_checked_level(estimator_mo
     level, weight = white_noise_check(plain.sigma, estimate_sigma(image), chroma_ratio(image))
     assert report.sigma == pytest.approx(level) and report.learned_weight == weight
     assert np.array_equal(denoise(image, checked), denoise(image, estimator_model, sigma=level))
+
+
+def test_a_perfectly_flat_photo_comes_back_flat_not_nan():
+    """A black frame or a flat grey card: the white-noise estimate has no detail to measure (skimage gives NaN);
+    the level is 0, and the output is the input's value, not NaN cast to 0."""
+    from denoiser import load_model
+    from denoiser.inference import denoise
+    from denoiser.noise import estimate_sigma
+
+    assert estimate_sigma(np.full((32, 32, 3), 0.5)) == pytest.approx(0.0, abs=1e-6)
+    assert estimate_sigma(np.zeros((32, 32, 3))) == 0.0
+    for value in (0, 128):
+        out = denoise(np.full((64, 64, 3), value, np.uint8), load_model("photo"))
+        assert np.abs(out.astype(int) - value).mean() < 1 and np.abs(out.astype(int) - value).max() <= 8
