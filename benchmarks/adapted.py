@@ -53,10 +53,15 @@ def read_adapted_run(folder: str | Path) -> AdaptedRun:
         history = json.loads((folder / "log.json").read_text())
     except (OSError, json.JSONDecodeError) as err:
         raise ValueError(f"--adapted {folder}: not a finished adapt run ({err})") from None
-    if len(config.get("noisy", [])) != 1 or config.get("clean") or config.get("pairs"):
-        raise ValueError(f"--adapted {folder}: not an adapt run (it must learn from one noisy folder alone)")
+    noisy = config.get("noise_from") or config.get("noisy") or []  # measured noise, or the blind-spot objective
+    if len(noisy) != 1 or config.get("pairs") or (config.get("noisy") and config.get("noise_from")):
+        raise ValueError(f"--adapted {folder}: not an adapt run (it must learn from one noisy folder)")
+    inside = [c for c in config.get("clean", []) if Path(noisy[0]).resolve() in (Path(c).resolve(), *Path(c).resolve().parents)
+              or Path(c).resolve() in Path(noisy[0]).resolve().parents]
+    if inside:
+        raise ValueError(f"--adapted {folder}: its clean photos {inside} overlap the folder it adapted to")
     last = history[-1] if history else {}
-    return AdaptedRun(folder, Path(config["noisy"][0]), config.get("noisy_split", "all"), int(last.get("step", 0)),
+    return AdaptedRun(folder, Path(noisy[0]), config.get("noisy_split", "all"), int(last.get("step", 0)),
                       float(last.get("seconds", 0.0)) / 60, ", ".join(config.get("init", [])) or "a fresh model")
 
 

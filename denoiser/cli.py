@@ -325,7 +325,7 @@ def _add_adapt_command(sub: argparse._SubParsersAction) -> None:
     """The adapt command: fine-tune a model on a folder of noisy photos (the trainer does the work)."""
     from denoiser_train.adapt import build_parser as adapt_options
 
-    p = sub.add_parser("adapt", help="fine-tune a model on a folder of your own noisy photos (no clean images needed)")
+    p = sub.add_parser("adapt", help="fine-tune a model to the noise of a folder of your own noisy photos")
     adapt_options(p).set_defaults(func=cmd_adapt)
 
 
@@ -333,7 +333,7 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     from denoiser_train.adapt import adapt
 
     folder = adapt(args.folder, args.out, minutes=args.minutes, source=args.source, threads=args.threads,
-                   split=args.split)
+                   split=args.split, steps=args.steps, clean=tuple(args.clean))
     print(f"adapted model: {folder} (use it with --model {args.out}; run the same command again to adapt further)")
     return 0
 

@@ -289,6 +289,14 @@ def test_adapted_runs_land_in_their_own_set_labelled_adapted(tmp_path):
     assert read_adapted_run(adapt_run("b", data / "real" / "PolyU", "test")).section(data) == "polyu"
     with pytest.raises(ValueError, match="adapted on"):
         adapted_models((str(adapt_run("c", data / "real" / "PolyU", "all")),), data)
+    measured = adapt_run("d", data / "real" / "SIDD12", "all")  # adapt's measured-noise run: generic clean photos
+    (measured / "train_config.json").write_text(json.dumps({"noise_from": [str(data / "real" / "SIDD12")], "noisy": [],
+                                                            "clean": [str(tmp_path / "train")], "init": ["photo"]}))
+    assert read_adapted_run(measured).section(data) == "sidd12"
+    (measured / "train_config.json").write_text(json.dumps({"noise_from": [str(data / "real" / "SIDD12")], "noisy": [],
+                                                            "clean": [str(data / "real" / "SIDD12" / "gt")]}))
+    with pytest.raises(ValueError, match="overlap"):  # its own references as the clean photos: not adapted, cheating
+        read_adapted_run(measured)
 
     results = photo_results()
     label = read_adapted_run(sidd_run).label

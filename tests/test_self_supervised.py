@@ -151,40 +151,6 @@ ADAPT_WATCHING_OPENS = textwrap.dedent("""
 """)
 
 
-def test_adapt_never_opens_a_reference_stops_on_time_and_continues(noisy_folder, tmp_path):
-    """`denoiser adapt FOLDER -o DIR`: reads no gt/ file (every open is recorded by an audit hook), stops at
-    its time budget with the model exported, loads with load_model(DIR), and a rerun continues the run."""
-    from denoiser import load_model
-    from denoiser.hub import save_model
-
-    source = save_model(build_model(tiny_config(estimator=True)), tmp_path / "source")
-    out = tmp_path / "adapted"
-    script = tmp_path / "watch.py"
-    script.write_text(ADAPT_WATCHING_OPENS)
-    args = [script, "adapt", noisy_folder, "-o", out, "--from", source, "--minutes", 0.05, "--threads", 1, "--steps", 10**5]
-    first = run_module(*args)
-    assert first.returncode == 0, first.stderr[-2000:]
-    assert "GT_OPENED []" in first.stdout
-    log = json.loads((out / "log.json").read_text())
-    assert 0.05 * 60 <= log[-1]["seconds"] < 0.05 * 60 + 20  # stopped at the budget (plus at most a step)
-    model = load_model(out)
-    assert model.config.estimator and (out / "model" / "README.md").is_file()
-    second = run_module(*args)
-    assert second.returncode == 0, second.stderr[-2000:]
-    assert "GT_OPENED []" in second.stdout and f"resuming at step {log[-1]['step']}" in second.stdout
-    assert json.loads((out / "log.json").read_text())[-1]["step"] > log[-1]["step"]
-
-
-def test_adapt_refuses_bad_input(tmp_path, noisy_folder):
-    from denoiser.cli import main
-
-    assert main(["adapt", str(tmp_path / "missing"), "-o", str(tmp_path / "o")]) == 2
-    assert main(["adapt", str(noisy_folder), "-o", str(tmp_path / "o"), "--minutes", "0"]) == 2
-    small = tmp_path / "small"
-    write_image(small / "a.png", np.zeros((20, 20, 3), np.uint8))
-    assert main(["adapt", str(small), "-o", str(tmp_path / "o2")]) == 2
-
-
 def test_blind_spot_loss_falls_on_real_noisy_photos(tmp_path):
     """From a fresh model, a few dozen blind-spot steps on real phone photos (SIDD12's noisy images) lower
     the loss: the objective is learnable on real, spatially correlated noise."""
@@ -218,20 +184,6 @@ def test_noisy_split_is_the_standard_scene_split(noisy_folder):
         assert [p.name for p in noisy_paths(noisy_folder, split)] == [n.name for n, _ in pair_paths(noisy_folder, split)]
     with pytest.raises(ValueError, match="split must be"):
         noisy_paths(noisy_folder, "val")
-
-
-def test_adapt_stops_at_its_length_and_a_rerun_with_more_steps_continues(noisy_folder, tmp_path):
-    from denoiser.hub import save_model
-    from denoiser_train.adapt import adapt
-
-    source = save_model(build_model(tiny_config(estimator=True)), tmp_path / "source")
-    out = tmp_path / "adapted"
-    adapt(noisy_folder, out, minutes=5, source=str(source), threads=1, steps=6)
-    assert json.loads((out / "log.json").read_text())[-1]["step"] == 6
-    adapt(noisy_folder, out, minutes=5, source=str(source), threads=1, steps=9)
-    assert json.loads((out / "log.json").read_text())[-1]["step"] == 9
-    with pytest.raises(ValueError, match="not .*give another -o DIR"):
-        adapt(noisy_folder, out, minutes=5, source=str(source), threads=1, steps=12, split="test")
 
 
 def test_anchor_keeps_the_weights_near_where_the_run_started(noisy_folder, tmp_path):
