@@ -274,11 +274,11 @@ def _limitations() -> list[str]:
         "  which smooths fine texture; lower the strength for such images.",
         "- Trained on synthetic camera pipelines and one real-pair set (PolyU); very heavy phone noise in the",
         "  dark, banding and hot pixels are outside what it saw.",
-        "- Learning from your own noisy photos (`denoiser adapt`, the *adapted* rows) gains a few tenths of a dB at",
-        "  most, and nothing measurable on a single photo: its blind-spot objective works on pixel-shuffled",
-        "  sub-images, whose noise is nearly white, so it cannot teach the network the photo's correlated noise,",
-        "  and training longer drifts away from it (README, \"Adapt to your camera\"). The self-supervised peers",
-        "  above trained a blind-spot teacher for GPU-hours and distilled it; that is the path still open.",
+        "- The *adapted* rows were measured with `denoiser adapt`'s first method, a blind-spot objective on",
+        "  pixel-shuffled sub-images, at the revision under Provenance: their noise is nearly white, so it could not",
+        "  teach the photo's correlated noise. `adapt` now measures the camera's noise on its photos and fine-tunes",
+        "  on clean photos carrying it; its gain on SIDD12 is in the README (\"Adapt to your camera\"), measured by",
+        "  `tools.adapt_curve`. The card's adapted rows are re-measured by the next full report run.",
     ]
 
 
