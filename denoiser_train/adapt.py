@@ -56,7 +56,7 @@ def adapt(folder: str | Path, out: str | Path, minutes: float = 10.0, source: st
     from .config import TrainConfig, resume_config
     from .init_sources import load_source
     from .loop import train
-    from .self_supervised import noisy_paths
+    from .noisy_folders import noisy_paths
 
     if minutes <= 0 or steps <= 0:
         raise ValueError(f"--minutes and --steps must be positive, got {minutes} and {steps}")

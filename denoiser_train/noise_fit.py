@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from safetensors.numpy import load_file, save_file
 
+from .noisy_folders import noisy_paths
+
 BINS = 10  # brightness bins of the level function, over [0, 1]
 
 
@@ -219,8 +221,6 @@ def measured_noise(run: Path, sources: tuple[str, ...], split: str, model: torch
     """The noise of the photos in `sources` (noisy/ only; `split` as --noisy-split), measured once with
     `model` as the guide to flat regions, and kept in RUN/fitted_noise/: a resumed run and every DDP rank
     read the same models."""
-    from .self_supervised import noisy_paths
-
     if not sources:
         return ()
     folder = Path(run) / "fitted_noise"
