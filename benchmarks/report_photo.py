@@ -274,11 +274,9 @@ def _limitations() -> list[str]:
         "  which smooths fine texture; lower the strength for such images.",
         "- Trained on synthetic camera pipelines and one real-pair set (PolyU); very heavy phone noise in the",
         "  dark, banding and hot pixels are outside what it saw.",
-        "- The *adapted* rows were measured with `denoiser adapt`'s first method, a blind-spot objective on",
-        "  pixel-shuffled sub-images, at the revision under Provenance: their noise is nearly white, so it could not",
-        "  teach the photo's correlated noise. `adapt` now measures the camera's noise on its photos and fine-tunes",
-        "  on clean photos carrying it; its gain on SIDD12 is in the README (\"Adapt to your camera\"), measured by",
-        "  `tools.adapt_curve`. The card's adapted rows are re-measured by the next full report run.",
+        "- It was trained without real phone noise: on SIDD12 it trails the self-supervised TM-BSN students (above).",
+        "  The *adapted* rows show what `denoiser adapt` recovers from a set's own noisy photos alone; an adapted",
+        "  model has learned that camera's noise (its level per brightness, colour and grain), not a general one.",
     ]
 
 
