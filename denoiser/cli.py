@@ -8,11 +8,14 @@ and exit with status 2; no tracebacks.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 from . import io as image_io
+from .cli_adapt import adapt_to_photo, add_adapt_command
 from .cli_progress import Stages
 
 NOISE_PARAMS = {  # CLI option -> (noise kind, parameter)
@@ -57,7 +60,7 @@ def _check_quality(quality: int) -> int:
 
 def cmd_denoise(args: argparse.Namespace) -> int:
     """One photo, or a whole library: denoiser.batch plans, skips what is done, runs an engine."""
-    from .batch import Request, run  # torch-free: the plan's errors (a missing file, an unwritable OUT) come first
+    from .batch import Request  # torch-free: the plan's errors (a missing file, an unwritable OUT) come first
     from .batch_work import Settings
 
     if not args.inputs and not args.from_list:
@@ -75,6 +78,18 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     request = Request(inputs=args.inputs, output=args.output, settings=settings, lists=args.from_list or [],
                       glob=args.glob, model=args.model, runtime=args.runtime, overwrite=args.overwrite,
                       engine=args.engine, address=args.address, workers=args.workers)
+    if not args.adapt:
+        if args.minutes is not None or args.clean:
+            raise CLIError("--minutes and --clean go with --adapt")
+        return _run_denoise(request)
+    with tempfile.TemporaryDirectory(prefix="denoiser-adapt-") as scratch:
+        return _run_denoise(dataclasses.replace(request, model=adapt_to_photo(args, Path(scratch))))
+
+
+def _run_denoise(request) -> int:
+    """Run a planned denoise request with the stage line and tile bar; 2 if any photo failed."""
+    from .batch import run
+
     stages = Stages()
     try:
         stages.show("planning, loading the model, reading the first photo")
@@ -221,7 +236,7 @@ def build_parser(prog: str = "denoiser") -> argparse.ArgumentParser:
     _add_add_noise_command(sub)
     _add_estimate_command(sub)
     _add_export_onnx_command(sub)
-    _add_adapt_command(sub)
+    add_adapt_command(sub)
     return parser
 
 
@@ -261,6 +276,12 @@ def _add_denoise_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ensemble", action="store_true", help="max quality: average 8 flips/rotations (8x slower)")
     p.add_argument("--tile", type=int, default=1024, help="tile size in pixels (bounds memory)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--adapt", action="store_true",
+                   help="first fine-tune the model to this one photo's own noise (slower: --minutes; needs clean photos "
+                        "to put the measured noise on: --clean DIR, or the data folder's training sets)")
+    p.add_argument("--minutes", type=float, default=None, help="--adapt: its time budget (default 5)")
+    p.add_argument("--clean", action="append", default=[], metavar="DIR",
+                   help="--adapt: a folder of clean, sharp photos (repeatable)")
     p.add_argument("--runtime", choices=("torch", "onnx"), default="torch",
                    help="onnx: run the network in onnxruntime (faster on a CPU; needs the onnx extra); the model is "
                         "exported once into ~/.cache/denoiser/onnx, or --model names a folder holding model.onnx")
@@ -319,23 +340,6 @@ def _add_export_onnx_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", metavar="MODEL", help="shipped name (photo, gaussian), local folder or Hub repo id[@revision]")
     p.add_argument("-o", "--output", metavar="DIR", help="folder to write (default: ./MODEL-onnx)")
     p.set_defaults(func=cmd_export_onnx)
-
-
-def _add_adapt_command(sub: argparse._SubParsersAction) -> None:
-    """The adapt command: fine-tune a model on a folder of noisy photos (the trainer does the work)."""
-    from denoiser_train.adapt import build_parser as adapt_options
-
-    p = sub.add_parser("adapt", help="fine-tune a model to the noise of a folder of your own noisy photos")
-    adapt_options(p).set_defaults(func=cmd_adapt)
-
-
-def cmd_adapt(args: argparse.Namespace) -> int:
-    from denoiser_train.adapt import adapt
-
-    folder = adapt(args.folder, args.out, minutes=args.minutes, source=args.source, threads=args.threads,
-                   split=args.split, steps=args.steps, clean=tuple(args.clean))
-    print(f"adapted model: {folder} (use it with --model {args.out}; run the same command again to adapt further)")
-    return 0
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:

@@ -206,3 +206,33 @@ def test_adapt_refuses_bad_input(tmp_path, camera_folder, monkeypatch):
     small = tmp_path / "small"
     write_image(small / "a.png", np.zeros((20, 20, 3), np.uint8))
     assert main(["adapt", str(small), "-o", str(tmp_path / "o2"), "--clean", str(camera_folder / "noisy")]) == 2
+
+
+def test_denoise_adapt_learns_the_photos_noise_then_denoises_it(camera_folder, clean_folder, tmp_path, capsys):
+    """`denoise PHOTO -o OUT --adapt --minutes M`: the photo's own noise is measured and the model fine-tuned on it
+    first (a scratch run, gone afterwards), so the output differs from the plain model's."""
+    from denoiser import read_image
+    from denoiser.cli import main
+
+    photo = camera_folder / "noisy" / "p0.png"
+    plain, adapted = tmp_path / "plain.png", tmp_path / "adapted.png"
+    assert main(["denoise", str(photo), "-o", str(plain)]) == 0
+    assert main(["denoise", str(photo), "-o", str(adapted), "--adapt", "--minutes", "0.05",
+                 "--clean", str(clean_folder)]) == 0
+    assert "measured the noise of 1 photos" in capsys.readouterr().out
+    assert read_image(adapted).shape == read_image(plain).shape
+    assert not np.array_equal(read_image(adapted), read_image(plain))
+
+
+def test_denoise_adapt_refuses_what_it_cannot_do_before_adapting(camera_folder, tmp_path, capsys):
+    from denoiser.cli import main
+
+    existing = tmp_path / "out.png"
+    existing.write_bytes(b"a good earlier result")
+    photo = str(camera_folder / "noisy" / "p0.png")
+    assert main(["denoise", photo, "-o", str(existing), "--adapt"]) == 2  # would be lost after minutes of adapting
+    assert main(["denoise", str(camera_folder / "noisy"), "-o", str(tmp_path / "o"), "--adapt"]) == 2  # a folder
+    assert main(["denoise", photo, "-o", str(tmp_path / "x.png"), "--minutes", "2"]) == 2  # --minutes without --adapt
+    errors = capsys.readouterr().err
+    assert "exists" in errors and "one photo file" in errors and "go with --adapt" in errors
+    assert existing.read_bytes() == b"a good earlier result"
