@@ -203,7 +203,7 @@ def render_photo_card(results: dict, weights_dir: Path, repo_id: str, assets: st
     lines += render_photo(results)
     lines += training_section(weights_dir, assets, name)
     lines += provenance_lines(results)
-    lines += _use() + _limitations() + _data_and_licence(weights_dir)
+    lines += _use() + _limitations(results) + _data_and_licence(weights_dir)
     return "\n".join(lines)
 
 
@@ -260,8 +260,26 @@ def _use() -> list[str]:
     ]
 
 
-def _limitations() -> list[str]:
+def _limitations(results: dict) -> list[str]:
     """What it gets wrong, each measured."""
+    return _limitation_lines() + _adapting_lost(results)
+
+
+def _adapting_lost(results: dict) -> list[str]:
+    """A line for each set where the adapted model scored below the shipped one: adapting is not always a gain."""
+    lines = []
+    for section, label in (("sidd12", "SIDD12"), ("polyu", "PolyU test")):
+        rows = results.get(section, [])
+        blind = next((r["psnr"] for r in rows if r["method"] == results["model"]), None)
+        for row in rows:
+            if blind is not None and protocol(row["method"]) == "adapted" and row["psnr"] < blind:
+                lines += [f"- On {label} adapting *lowered* PSNR, {blind:.2f} to {row['psnr']:.2f} dB (the adapted row",
+                          "  above), where the noise is light; adapt is made for heavy (phone, low-light) noise: try it on",
+                          "  a few of your photos and compare with the plain model before using it on all of them."]
+    return lines
+
+
+def _limitation_lines() -> list[str]:
     return [
         "", "## Limitations", "",
         "- The noise estimate reads fine texture (foliage, fabric, hair) partly as noise; lower the strength",
