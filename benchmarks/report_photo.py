@@ -274,8 +274,8 @@ def _adapting_lost(results: dict) -> list[str]:
         for row in rows:
             if blind is not None and protocol(row["method"]) == "adapted" and row["psnr"] < blind:
                 lines += [f"- On {label} adapting *lowered* PSNR, {blind:.2f} to {row['psnr']:.2f} dB (the adapted row",
-                          "  above), where the noise is light; adapt is made for heavy (phone, low-light) noise: try it on",
-                          "  a few of your photos and compare with the plain model before using it on all of them."]
+                          "  above): try `adapt` on a few of your photos and compare with the plain model before using it",
+                          "  on all of them."]
     return lines
 
 

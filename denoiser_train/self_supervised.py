@@ -34,7 +34,6 @@ from .noisy_folders import noisy_paths
 _DONUT = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 1.0]]) / 8
 
 
-
 @dataclass
 class NoisyImage:
     """A noisy photo without a reference: (H, W, C) uint8 or uint16."""

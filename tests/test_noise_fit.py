@@ -208,11 +208,18 @@ def test_adapt_refuses_bad_input(tmp_path, camera_folder, monkeypatch):
     assert main(["adapt", str(small), "-o", str(tmp_path / "o2"), "--clean", str(camera_folder / "noisy")]) == 2
 
 
-def test_denoise_adapt_learns_the_photos_noise_then_denoises_it(camera_folder, clean_folder, tmp_path, capsys):
+def test_denoise_adapt_learns_the_photos_noise_then_denoises_it(camera_folder, clean_folder, tmp_path, capsys,
+                                                                monkeypatch):
     """`denoise PHOTO -o OUT --adapt --minutes M`: the photo's own noise is measured and the model fine-tuned on it
     first (a scratch run, gone afterwards), so the output differs from the plain model's."""
+    import tempfile
+
     from denoiser import read_image
     from denoiser.cli import main
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
 
     photo = camera_folder / "noisy" / "p0.png"
     plain, adapted = tmp_path / "plain.png", tmp_path / "adapted.png"
@@ -222,6 +229,7 @@ def test_denoise_adapt_learns_the_photos_noise_then_denoises_it(camera_folder, c
     assert "measured the noise of 1 photos" in capsys.readouterr().out
     assert read_image(adapted).shape == read_image(plain).shape
     assert not np.array_equal(read_image(adapted), read_image(plain))
+    assert list(scratch.iterdir()) == []  # the scratch run went with the photo
 
 
 def test_denoise_adapt_refuses_what_it_cannot_do_before_adapting(camera_folder, tmp_path, capsys):
