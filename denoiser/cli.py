@@ -277,11 +277,11 @@ def _add_denoise_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tile", type=int, default=1024, help="tile size in pixels (bounds memory)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--adapt", action="store_true",
-                   help="first fine-tune the model to this one photo's own noise (slower: --minutes; needs clean photos "
-                        "to put the measured noise on: --clean DIR, or the data folder's training sets)")
+                   help="first fine-tune the model to this one photo's own noise, measured in its flat regions and put "
+                        "on its own denoised version (slower: --minutes)")
     p.add_argument("--minutes", type=float, default=None, help="--adapt: its time budget (default 5)")
     p.add_argument("--clean", action="append", default=[], metavar="DIR",
-                   help="--adapt: a folder of clean, sharp photos (repeatable)")
+                   help="--adapt: put the noise on these clean, sharp photos instead (a folder; repeatable)")
     p.add_argument("--runtime", choices=("torch", "onnx"), default="torch",
                    help="onnx: run the network in onnxruntime (faster on a CPU; needs the onnx extra); the model is "
                         "exported once into ~/.cache/denoiser/onnx, or --model names a folder holding model.onnx")

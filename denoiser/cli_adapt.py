@@ -4,7 +4,6 @@ to a camera's noise (`denoiser_train.adapt`), imported only when one of them run
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 
@@ -27,8 +26,11 @@ def cmd_adapt(args: argparse.Namespace) -> int:
 
 def adapt_to_photo(args: argparse.Namespace, scratch: Path) -> str:
     """`denoise PHOTO --adapt`: fine-tune the model on this photo's measured noise (`denoiser adapt` on a folder of
-    one), in a scratch run that goes when the photo is done; returns the adapted weights' folder."""
-    from denoiser_train.adapt import PHOTO_MINUTES, PHOTO_STEPS, adapt
+    one), in a scratch folder that goes when the photo is done; returns the adapted weights' folder."""
+    from denoiser_train.adapt import PHOTO_MINUTES
+    from denoiser_train.photo_adapt import adapt_to_photo as adapt_photo
+
+    from .io import read_image
 
     photos = [Path(p) for p in args.inputs]
     if args.from_list or args.glob or len(photos) != 1 or not photos[0].is_file():
@@ -39,11 +41,8 @@ def adapt_to_photo(args: argparse.Namespace, scratch: Path) -> str:
     if Path(args.output).is_file() and not args.overwrite:  # before minutes of adapting, not after
         raise ValueError(f"{args.output} exists: give --overwrite to replace it")
     minutes = PHOTO_MINUTES if args.minutes is None else args.minutes
-    (scratch / "photo").mkdir()
-    shutil.copyfile(photos[0], scratch / "photo" / photos[0].name)  # a folder of one: what adapt reads
     try:
-        adapt(scratch / "photo", scratch / "run", minutes=minutes, source=args.model or "photo",
-              steps=PHOTO_STEPS, clean=tuple(args.clean))
+        return str(adapt_photo(read_image(photos[0]), scratch, minutes=minutes, source=args.model or "photo",
+                               clean=tuple(args.clean)))
     except (ValueError, FileNotFoundError) as error:
         raise ValueError(f"--adapt: {error}") from error
-    return str(scratch / "run")

@@ -264,19 +264,24 @@ class DenoiserService:
 
     def denoise(self, image: str | None, reference: str | None = None, sigma=None, model: str | None = None,
                 strength=1.0, progress: Callable[[int, int], None] | None = None, save_as: str = "png",
-                strip: bool = False, stage: Callable[[str], None] | None = None) -> PhotoResult:
+                strip: bool = False, stage: Callable[[str], None] | None = None, adapt: bool = False,
+                adapt_progress: Callable[[int, int], None] | None = None) -> PhotoResult:
         """Read, denoise at full resolution, write the download (save_as: a denoiser.io output
         format or "same"; strip: leave out the EXIF). sigma None: the model's own estimate
         (learned map or white-noise estimate). A blind model takes neither sigma nor strength: a
         given one is validated, ignored and named in the result's notes. result.timings says
         where the time went; stage(text), when given, hears each step as it starts (the page shows it
-        beside the button: a 12 MP photo spends seconds reading and measuring before its first tile)."""
+        beside the button: a 12 MP photo spends seconds reading and measuring before its first tile).
+        adapt: first fine-tune the model to this photo's own noise (at most settings.adapt_minutes;
+        adapt_progress(step, total) hears it), then denoise with the adapted copy."""
         from denoiser.inference import check_sigma, check_strength, image_sigma
 
         stage = stage or (lambda text: None)
         timings: dict[str, float] = {}
         name = self.models.resolve(model)
         kind = self.models.kind(name)
+        if adapt:
+            self.check_adaptable(name)
         strength = check_strength(1.0 if strength is None else number(strength, "strength"))
         sigma = None if sigma is None else check_sigma(sigma)
         stage("Reading the photo")
@@ -301,17 +306,64 @@ class DenoiserService:
                 sigma, estimate, source = found.sigma, found.describe(), "learned"
             elif sigma is None:
                 sigma, source = image_sigma(noisy), "estimated"
+        label = self.models.label(name)
+        if adapt:
+            sigma, estimate, adapted = self._adapt(name, noisy, source, sigma, estimate, timings, stage, adapt_progress,
+                                                   notes)
+            name, label = f"{name}-adapted", f"{label} (adapted to this photo)"
         stage("Denoising")
         with _timed(timings, "denoising"):
             # the learned level is what denoise() would estimate again: pass it on instead of measuring twice
-            denoised = self.models.run(name, noisy, None if source == "blind" else sigma, strength, progress)
+            if adapt:
+                from denoiser.inference import denoise
 
-        result = PhotoResult("", name, self.models.label(name), strength, sigma, source, timings["denoising"],
+                denoised = denoise(noisy, adapted, sigma=sigma, strength=strength, progress=progress)
+            else:
+                denoised = self.models.run(name, noisy, None if source == "blind" else sigma, strength, progress)
+
+        result = PhotoResult("", name, label, strength, sigma, source, timings["denoising"],
                              noisy, denoised, ref, estimate, notes, str(image), metadata, timings=timings)
         stage("Saving the full-size download")
         with _timed(timings, "saving"):
             self.save(result, save_as, strip)
         return result
+
+    def check_adaptable(self, name: str) -> None:
+        from .adapting import adaptable
+
+        if self.settings.adapt_minutes <= 0:
+            raise fail("Adapting to a photo is turned off on this server (DENOISER_ADAPT_MINUTES=0).")
+        if not adaptable(self.models.models[name]):
+            raise fail(f"The {self.models.label(name)} model cannot adapt to a photo: only the encoder-decoder "
+                       "models that take a noise level can. Untick “Adapt to this photo” or choose another model.")
+
+    def _adapt(self, name: str, noisy: np.ndarray, source: str, sigma, estimate: str, timings: dict[str, float],
+               stage: Callable[[str], None], progress: Callable[[int, int], None] | None, notes: list[str]):
+        """The model adapted to this photo's noise, and the level it then measures (a learned level is measured
+        again with the adapted model; a given σ stays). What it did goes into `notes`."""
+        from denoiser.inference import estimate_noise
+
+        from .adapting import adapted_model
+
+        steps = [0, 0]
+
+        def heard(step: int, total: int) -> None:
+            steps[:] = step, total
+            if progress is not None:
+                progress(step, total)
+
+        stage(f"Learning this photo's noise (up to {self.settings.adapt_minutes:g} min)")
+        with _timed(timings, "adapting"):
+            try:
+                adapted = adapted_model(self.models.models[name], noisy, self.settings.adapt_minutes, heard)
+            except ValueError as err:  # e.g. a photo that is all texture: no plain area to measure the noise in
+                raise fail(f"Could not learn this photo's noise: {err}. Denoise it without “Adapt to this photo”.") from err
+            if source == "learned":
+                found = estimate_noise(noisy, adapted)
+                sigma, estimate = found.sigma, found.describe()
+        notes.append(f"Before denoising, the model learned this photo's own noise for {timings['adapting'] / 60:.1f} "
+                     f"min ({steps[0]} of {steps[1]} training steps).")
+        return sigma, estimate, adapted
 
     def save(self, result: PhotoResult, save_as: str = "png", strip: bool = False) -> str:
         """Write (or write again, in another format) the download of a result; returns its path.

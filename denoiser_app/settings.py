@@ -8,6 +8,8 @@
     DENOISER_CONCURRENCY         requests processed at once (1, for a 2-vCPU Space)
     DENOISER_MAX_FILE_SIZE       upload size limit, e.g. "200mb" (gradio's max_file_size)
     DENOISER_OUTPUT_TTL          seconds result files are kept on disk (3600)
+    DENOISER_ADAPT_MINUTES       the most minutes "Adapt to this photo" learns a photo's noise for (5); 0 hides
+                                 the option (on a shared server one adapting request holds a slot that long)
 """
 
 from __future__ import annotations
@@ -30,6 +32,19 @@ def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 1) 
     return number
 
 
+def _minutes(environ: Mapping[str, str], name: str, default: float) -> float:
+    value = environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of minutes, got {value!r}") from None
+    if not number >= 0:  # also refuses nan
+        raise ValueError(f"{name} must be 0 or more, got {value}")
+    return number
+
+
 @dataclass(frozen=True)
 class Settings:
     model: str | None = None
@@ -39,6 +54,7 @@ class Settings:
     concurrency: int = 1
     max_file_size: str = "200mb"
     output_ttl: int = 3600
+    adapt_minutes: float = 5.0  # denoiser_train.adapt.PHOTO_MINUTES: where one 1 MP phone photo gained 0.6 dB
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -52,6 +68,7 @@ class Settings:
             concurrency=_int(env, "DENOISER_CONCURRENCY", cls.concurrency),
             max_file_size=(env.get("DENOISER_MAX_FILE_SIZE") or "").strip() or cls.max_file_size,
             output_ttl=_int(env, "DENOISER_OUTPUT_TTL", cls.output_ttl),
+            adapt_minutes=_minutes(env, "DENOISER_ADAPT_MINUTES", cls.adapt_minutes),
         )
 
     @property

@@ -20,7 +20,7 @@ from .api import api_endpoints
 from .errors import as_user_error
 from .examples import example_photos
 from .service import SAVE_AS, SSIM_LINE, DenoiserService
-from .widgets import HIDDEN, RAW, file_path, photo_input, steps, tiles
+from .widgets import HIDDEN, RAW, file_path, photo_input, steps, tiles, training
 
 SIGMA_MAX = 75.0  # the σ sliders; the API accepts up to 255
 STRENGTH_RANGE = (0.25, 3.0)
@@ -31,6 +31,9 @@ HEADER = (
 )
 UPLOAD_HINT = "Photos of any size, 8 or 16-bit, gray, colour or with transparency."
 STRENGTH_INFO = "1 removes the noise the model measured; lower keeps more grain and texture, higher smooths more."
+ADAPT_LABEL = "Adapt to this photo first (slower: up to {minutes} min)"
+ADAPT_INFO = ("The model first learns the noise of this very photo, then removes it. Worth it for phone photos "
+              "taken in low light, whose blotchy colour noise the model has not seen before.")
 STRIP_LABEL = "Remove camera details: camera, date and GPS location (EXIF)"
 STRIP_INFO = "Kept by default. A phone photo usually carries where it was taken; the colour profile always stays."
 # On a phone the result sits below the examples: once a denoise has finished (the status has text),
@@ -130,6 +133,9 @@ def _photo_layout(service: DenoiserService) -> SimpleNamespace:
                 run = gr.Button("Denoise", variant="primary", size="lg", elem_id="denoise-button")
                 busy = progress_line("denoise-progress")
                 alert = alert_box("denoise-alert")
+                # under the progress line, not above the button: there it pushed the progress off a 900 px screen
+                adapt = gr.Checkbox(False, label=ADAPT_LABEL.format(minutes=f"{service.settings.adapt_minutes:g}"),
+                                    info=ADAPT_INFO, elem_id="adapt-photo", visible=_can_adapt(service, models.photo_default))
                 gr.Examples([[p] for p in example_photos()], inputs=[photo], label="Or try a noisy example photo",
                             elem_id="photo-examples")
             with gr.Column(min_width=300):
@@ -157,10 +163,17 @@ def _photo_layout(service: DenoiserService) -> SimpleNamespace:
             gr.Markdown(models.details_markdown(service.settings.max_pixels), elem_id="model-details")
     cleared = {slider: None, status: "", download: gr.update(value=None, visible=False), last: None,
                table: gr.update(value=None, visible=False), residual: gr.update(value=None, visible=False)}
-    return SimpleNamespace(photo=photo, note=note, strength=strength, run=run, busy=busy, alert=alert, slider=slider,
+    return SimpleNamespace(photo=photo, note=note, strength=strength, adapt=adapt, run=run, busy=busy, alert=alert, slider=slider,
                            status=status, download=download, save_as=save_as, strip=strip, last=last, model=model,
                            auto=auto, sigma=sigma, reference=reference, ref_note=ref_note, table=table,
                            residual=residual, cleared=cleared)  # cleared: the outputs a new photo or run makes stale
+
+
+def _can_adapt(service: DenoiserService, name: str) -> bool:
+    """Whether to offer "Adapt to this photo" with this model (and on this server)."""
+    from .adapting import adaptable
+
+    return service.settings.adapt_minutes > 0 and adaptable(service.models.models[service.models.resolve(name)])
 
 
 def _wire_photo_tab(service: DenoiserService, ui: SimpleNamespace) -> None:
@@ -173,7 +186,8 @@ def _wire_photo_tab(service: DenoiserService, ui: SimpleNamespace) -> None:
                     show_progress_on=ui.note, **RAW, **HIDDEN)
     ui.reference.change(guarded(on_reference, alert, {ui.reference: None, ui.ref_note: ""}), [ui.reference, ui.photo],
                         [ui.reference, ui.ref_note, alert], show_progress_on=ui.ref_note, **RAW, **HIDDEN)
-    ui.model.change(guarded(on_model, alert, {}), [ui.model, ui.photo], [ui.auto, ui.sigma, ui.strength, ui.note, alert],
+    ui.model.change(guarded(on_model, alert, {}), [ui.model, ui.photo],
+                    [ui.auto, ui.sigma, ui.strength, ui.adapt, ui.note, alert],
                     show_progress_on=ui.note, **RAW, **HIDDEN)
     ui.sigma.input(lambda: False, None, ui.auto, queue=False, **HIDDEN)  # moving the slider overrides the estimate
     ui.strength.input(on_strength, [ui.last, ui.strength], [ui.busy, ui.status], queue=False, show_progress="hidden",
@@ -181,7 +195,8 @@ def _wire_photo_tab(service: DenoiserService, ui: SimpleNamespace) -> None:
     for control in (ui.save_as, ui.strip):
         control.input(guarded(on_save_as, alert, {}), [ui.last, ui.save_as, ui.strip], [ui.download, ui.status, alert],
                       show_progress_on=ui.download, **HIDDEN)
-    run_on_click(ui.run, on_run, [ui.photo, ui.reference, ui.strength, ui.model, ui.sigma, ui.auto, ui.save_as, ui.strip],
+    run_on_click(ui.run, on_run, [ui.photo, ui.reference, ui.strength, ui.model, ui.sigma, ui.auto, ui.save_as, ui.strip,
+                                  ui.adapt],
                  cleared, alert, ui.busy, "Denoising…", "denoise", then_js=SCROLL_TO_RESULT)
 
 
@@ -214,7 +229,7 @@ def _photo_input_handlers(service: DenoiserService, ui: SimpleNamespace) -> tupl
     def on_model(name, path):
         visible = models.kind(name) != "blind"
         out = {ui.auto: gr.update(visible=visible), ui.sigma: gr.update(visible=visible),
-               ui.strength: gr.update(visible=visible)}
+               ui.strength: gr.update(visible=visible), ui.adapt: gr.update(visible=_can_adapt(service, name))}
         if path:
             out[ui.note] = service.inspect(path, name).note
         return out
@@ -227,11 +242,13 @@ def _photo_result_handlers(service: DenoiserService, ui: SimpleNamespace) -> tup
     models = service.models
 
     def on_run(path, ref_path, strength_value, name, sigma_value, auto_value, save_as_value, strip_value,
-               progress=gr.Progress()):
+               adapt_value=False, progress=gr.Progress()):
         usable = models.kind(name) != "blind"
+        adapt_value = bool(adapt_value) and _can_adapt(service, name)  # a hidden box may still be ticked
         result = service.denoise(path, ref_path, None if auto_value or not usable else sigma_value, name,
                                  strength_value if usable else 1.0, tiles(progress), save_as_value, strip_value,
-                                 stage=(stage := steps(progress, 5)))  # reading ... saving: 4, then the previews
+                                 stage=(stage := steps(progress, 6 if adapt_value else 5)),  # the stages, then previews
+                                 adapt=adapt_value, adapt_progress=training(progress))
         stage("Making the previews")
         views = service.views(result)  # before the status, whose time includes them
         rows = result.table()

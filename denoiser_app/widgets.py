@@ -34,6 +34,11 @@ def tiles(progress) -> Callable[[int, int], None]:
     return lambda done, total: progress((done, total), desc="Denoising", unit="tiles")
 
 
+def training(progress) -> Callable[[int, int], None]:
+    """A gr.Progress as the (step, total) callback of "Adapt to this photo"'s fine-tuning."""
+    return lambda done, total: progress((done, total), desc="Learning this photo's noise", unit="training steps")
+
+
 def steps(progress, total: int) -> Callable[[str], None]:
     """A gr.Progress as the stage(text) callback DenoiserService.denoise takes: "2/5 steps | Measuring
     the noise" (gradio draws a description only beside a count)."""

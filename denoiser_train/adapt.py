@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 ADAPT_DEFAULTS = {  # measured on SIDD12 (validation; see the README's "Adapt to your camera")
@@ -50,9 +51,10 @@ def default_clean() -> tuple[str, ...]:
 
 def adapt(folder: str | Path, out: str | Path, minutes: float = 10.0, source: str = "photo", threads: int = 0,
           seed: int = 0, split: str = "all", steps: int = DEFAULT_STEPS, clean: tuple[str, ...] = (),
-          **overrides) -> Path:
+          on_step: Callable[[int, int], None] | None = None, resumable: bool = True, **overrides) -> Path:
     """Fine-tune `source` to the noise of the photos in `folder` for `minutes` (or continue DIR's run); returns
-    the weights folder DIR/model. `overrides` replace ADAPT_DEFAULTS (TrainConfig fields) for a new run."""
+    the weights folder DIR/model. `overrides` replace ADAPT_DEFAULTS (TrainConfig fields) for a new run;
+    on_step(step, total) hears the progress; resumable False: a scratch run its caller deletes."""
     from denoiser.files import atomic_write_text
 
     from .config import TrainConfig, resume_config
@@ -84,7 +86,7 @@ def adapt(folder: str | Path, out: str | Path, minutes: float = 10.0, source: st
                              max_minutes=minutes, threads=threads, seed=seed, channels=source_model.config.channels,
                              level="checked" if source_model.config.estimator else "true", **ADAPT_DEFAULTS)
         config = dataclasses.replace(config, **overrides).validate()
-    run = train(config)
+    run = train(config, on_step=on_step, resumable=resumable)
     return run / "model"
 
 

@@ -8,7 +8,9 @@ import json
 import math
 import os
 import signal
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -134,13 +136,16 @@ def _model_device(model) -> torch.device:
 # ------------------------------------------------------------------ the loop
 
 class _StopRequest:
-    """Turns SIGINT/SIGTERM into a flag checked between steps, so a checkpoint can be written."""
+    """Turns SIGINT/SIGTERM into a flag checked between steps, so a checkpoint can be written. Only the main
+    thread can catch signals: a run in another thread (the app's "Adapt to this photo") keeps the defaults."""
 
     def __init__(self) -> None:
         self.requested = False
         self._previous = {}
 
     def __enter__(self):
+        if threading.current_thread() is not threading.main_thread():
+            return self
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._previous[sig] = signal.signal(sig, self._handle)
         return self
@@ -153,8 +158,10 @@ class _StopRequest:
             signal.signal(sig, handler)
 
 
-def train(config: TrainConfig) -> Path:
-    """Run (or resume) training as configured; returns the run folder. Exports RUN/model/ at the end."""
+def train(config: TrainConfig, on_step: Callable[[int, int], None] | None = None, resumable: bool = True) -> Path:
+    """Run (or resume) training as configured; returns the run folder. Exports RUN/model/ at the end.
+    on_step(step, total), when given, hears each finished step (a progress bar outside the terminal);
+    resumable False: a scratch run, deleted by the caller, so a stop does not say how to continue it."""
     rank, world, device = _start_process(config)
     run = Path(config.out)
     is_main = rank == 0
@@ -200,6 +207,8 @@ def train(config: TrainConfig) -> Path:
             running.append(loss.item())
             elapsed = time.perf_counter() - start
             _show_step(progress, running[-1], lr, elapsed, config.max_minutes)
+            if on_step is not None:
+                on_step(step, total)
 
             out_of_time = config.max_minutes and elapsed > config.max_minutes * 60
             halt = _agree(stop.requested or bool(out_of_time), world, device)
@@ -210,7 +219,7 @@ def train(config: TrainConfig) -> Path:
             if halt:
                 break
     progress.close()
-    _finish(run, config, ema or model, state, total, stop.requested, world, is_main, val_examples)
+    _finish(run, config, ema or model, state, total, stop.requested, world, is_main, val_examples, resumable)
     return run
 
 
@@ -230,7 +239,7 @@ def _announce(model, counts: tuple[int, int, int], total: int, per_epoch: int, d
 
 
 def _finish(run: Path, config: TrainConfig, model, state: dict, total: int, stop_requested: bool, world: int,
-            is_main: bool, val_examples: list[Example]) -> None:
+            is_main: bool, val_examples: list[Example], resumable: bool = True) -> None:
     """After the last step (or a stop): say how to continue an unfinished run, export RUN/model/ (the
     EMA weights when kept), and leave the process group."""
     if world > 1:
@@ -239,7 +248,8 @@ def _finish(run: Path, config: TrainConfig, model, state: dict, total: int, stop
         step = state["step"]
         if step < total:
             why = "stop requested" if stop_requested else f"time budget of {config.max_minutes} min reached"
-            print(f"{why}: checkpoint at step {step}/{total}; continue with python -m train --resume {run}", flush=True)
+            how = f"checkpoint at step {step}/{total}; continue with python -m train --resume {run}"
+            print(f"{why}: " + (how if resumable else f"stopped at step {step}/{total}"), flush=True)
         export_run(run, model, config, state, step >= total, val_examples)
     if world > 1:
         dist.barrier()

@@ -1,0 +1,57 @@
+"""Adapt a model to the noise of one photo, then throw the adaptation away: `denoise PHOTO --adapt` and the
+app's "Adapt to this photo" option.
+
+It is `adapt` on a folder of that one photo, in a scratch folder the caller deletes. The measured noise goes on
+the photo's own denoised version (by the model being adapted), or on the clean photos given: the photo's own
+content at its own brightness teaches more than other photos do (SIDD12's 1 MP crop, 5 minutes, 2 cores: 40.10 dB
+against 39.66 with the training sets' photos, 39.03 before adapting), and it needs no data folder (a Space).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .adapt import PHOTO_MINUTES, PHOTO_STEPS, adapt
+
+
+def adapt_to_photo(image: np.ndarray, scratch: str | Path, minutes: float = PHOTO_MINUTES, source: str = "photo",
+                   clean: tuple[str, ...] = (), on_step: Callable[[int, int], None] | None = None,
+                   threads: int = 0) -> Path:
+    """Fine-tune `source` to the noise of `image` (H, W[, C], uint8 or uint16) for at most `minutes`, in
+    `scratch` (an empty folder the caller deletes); returns the adapted weights' folder."""
+    from denoiser.io import write_image
+
+    scratch = Path(scratch)
+    (scratch / "photo").mkdir(parents=True)
+    photo = _rgb8(image)
+    write_image(scratch / "photo" / "photo.png", photo)  # a folder of one: what adapt reads
+    if not clean:
+        clean = (str(_self_clean(photo, source, scratch / "clean")),)
+    return adapt(scratch / "photo", scratch / "run", minutes=minutes, source=source, steps=PHOTO_STEPS,
+                 clean=tuple(map(str, clean)), on_step=on_step, resumable=False, threads=threads)
+
+
+def _rgb8(image: np.ndarray) -> np.ndarray:
+    """The photo as 8-bit RGB, what the noise is measured on: gray repeated, alpha dropped, 16 bits rounded."""
+    from denoiser.io import from_float, to_float
+
+    if image.ndim == 2:
+        image = image[..., None]
+    image = image[..., :3] if image.shape[2] >= 3 else np.repeat(image[..., :1], 3, axis=2)
+    return image if image.dtype == np.uint8 else from_float(to_float(image), np.uint8)
+
+
+def _self_clean(photo: np.ndarray, source: str, folder: Path) -> Path:
+    """The photo denoised by the source model, as the one clean photo (in `folder`)."""
+    from denoiser.inference import denoise
+    from denoiser.io import write_image
+
+    from .init_sources import load_source
+
+    model, _ = load_source(source)
+    folder.mkdir(parents=True)
+    write_image(folder / "photo.png", np.asarray(denoise(photo, model.eval())))
+    return folder
