@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from .adapt import PHOTO_MINUTES, PHOTO_STEPS, adapt
+from .init_sources import load_source
+from .own_clean import rgb8, write_own_clean
 
 
 def adapt_to_photo(image: np.ndarray, scratch: str | Path, minutes: float = PHOTO_MINUTES, source: str = "photo",
@@ -26,32 +28,10 @@ def adapt_to_photo(image: np.ndarray, scratch: str | Path, minutes: float = PHOT
 
     scratch = Path(scratch)
     (scratch / "photo").mkdir(parents=True)
-    photo = _rgb8(image)
+    photo = rgb8(image)
     write_image(scratch / "photo" / "photo.png", photo)  # a folder of one: what adapt reads
     if not clean:
-        clean = (str(_self_clean(photo, source, scratch / "clean")),)
+        model, _ = load_source(source)
+        clean = (str(write_own_clean([photo], model, scratch / "clean")),)
     return adapt(scratch / "photo", scratch / "run", minutes=minutes, source=source, steps=PHOTO_STEPS,
                  clean=tuple(map(str, clean)), on_step=on_step, resumable=False, threads=threads)
-
-
-def _rgb8(image: np.ndarray) -> np.ndarray:
-    """The photo as 8-bit RGB, what the noise is measured on: gray repeated, alpha dropped, 16 bits rounded."""
-    from denoiser.io import from_float, to_float
-
-    if image.ndim == 2:
-        image = image[..., None]
-    image = image[..., :3] if image.shape[2] >= 3 else np.repeat(image[..., :1], 3, axis=2)
-    return image if image.dtype == np.uint8 else from_float(to_float(image), np.uint8)
-
-
-def _self_clean(photo: np.ndarray, source: str, folder: Path) -> Path:
-    """The photo denoised by the source model, as the one clean photo (in `folder`)."""
-    from denoiser.inference import denoise
-    from denoiser.io import write_image
-
-    from .init_sources import load_source
-
-    model, _ = load_source(source)
-    folder.mkdir(parents=True)
-    write_image(folder / "photo.png", np.asarray(denoise(photo, model.eval())))
-    return folder
