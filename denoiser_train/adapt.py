@@ -3,7 +3,8 @@
 It reads no clean version of your photos. The noise of FOLDER's noisy photos is measured in their flat regions
 (`noise_fit`: its level at each brightness, its colour and spatial correlation, through the tone curve), then
 the model is fine-tuned, supervised, on clean photos carrying that measured noise: any sharp, well-lit photos
-(`--clean DIR`; by default the training sets in $DENOISER_DATA/train or ../shared/data/train). DIR is an
+(`--clean DIR`; by default the training sets in $DENOISER_DATA/train or ../shared/data/train), or the noisy photos'
+own denoised versions (`--clean own`, and the default where there is no data folder). DIR is an
 ordinary training run (`python -m train --resume DIR` continues it, `python -m train push DIR REPO` publishes
 it) whose exported weights, DIR/model/, load with `load_model(DIR)` and `denoise --model DIR`. The run is
 `--steps` long; `--minutes` is the time budget of one invocation: it stops cleanly at it with the model
@@ -39,14 +40,28 @@ PHOTO_MINUTES = 5.0
 CLEAN_SETS = ("CBSD432", "ImageNet1000")  # the default clean photos, under $DENOISER_DATA/train
 
 
+OWN = "own"  # --clean own: the noisy photos' own denoised versions (denoiser_train.own_clean)
+
+
 def default_clean() -> tuple[str, ...]:
-    """The clean training photos of the data folder ($DENOISER_DATA, else ../shared/data beside the clone)."""
+    """The clean training photos of the data folder ($DENOISER_DATA, else ../shared/data beside the clone);
+    empty where there is none."""
     root = Path(os.environ.get("DENOISER_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data") / "train"
-    found = tuple(str(root / name) for name in CLEAN_SETS if (root / name).is_dir())
-    if not found:
-        raise ValueError(f"adapt puts your camera's noise on clean photos, and none were found in {root}: pass "
-                         "--clean DIR (any sharp, well-lit photos; your camera's daylight shots will do)")
-    return found
+    return tuple(str(root / name) for name in CLEAN_SETS if (root / name).is_dir())
+
+
+def clean_photos(clean: tuple[str, ...], folder: str | Path, split: str, model, out: Path) -> tuple[str, ...]:
+    """What the measured noise goes on: the folders given; `own` (or, with none given, no data folder either): the
+    noisy photos' own denoised versions, written once into OUT/own_clean."""
+    clean = tuple(map(str, clean)) or default_clean()
+    if clean and OWN not in clean:
+        return clean
+    from .noisy_folders import noisy_paths
+    from .own_clean import write_own_clean
+
+    print("the clean photos: your photos' own denoised versions", flush=True)
+    own = write_own_clean(noisy_paths(folder, split), model, out / "own_clean")
+    return tuple(c for c in clean if c != OWN) + (str(own),)
 
 
 def adapt(folder: str | Path, out: str | Path, minutes: float = 10.0, source: str = "photo", threads: int = 0,
@@ -81,7 +96,8 @@ def adapt(folder: str | Path, out: str | Path, minutes: float = 10.0, source: st
         out.mkdir(parents=True, exist_ok=True)
         architecture = out / "source_config.json"
         atomic_write_text(architecture, source_model.config.to_json() + "\n")
-        config = TrainConfig(out=str(out), clean=tuple(map(str, clean)) or default_clean(), noise_from=(str(folder),),
+        config = TrainConfig(out=str(out), clean=clean_photos(clean, folder, split, source_model, out),
+                             noise_from=(str(folder),),
                              noisy_split=split, init=(source,), model_config=str(architecture), steps=steps,
                              max_minutes=minutes, threads=threads, seed=seed, channels=source_model.config.channels,
                              level="checked" if source_model.config.estimator else "true", **ADAPT_DEFAULTS)
@@ -94,7 +110,8 @@ def build_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("folder", metavar="FOLDER", help="your noisy photos (sub-folders included; a noisy/ + gt/ "
                                                          "folder gives noisy/ only: references are never read)")
     parser.add_argument("--clean", nargs="+", default=(), metavar="DIR",
-                        help="clean, sharp photos to put the measured noise on (default: the data folder's training sets)")
+                        help="clean, sharp photos to put the measured noise on (default: the data folder's training "
+                             "sets; `own`, or with no data folder: your photos' own denoised versions)")
     parser.add_argument("-o", "--out", required=True, metavar="DIR",
                         help="the run folder; its model/ is the adapted weights (denoise --model DIR)")
     parser.add_argument("--minutes", type=float, default=10.0, help="time budget for this invocation; run the "

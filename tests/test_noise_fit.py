@@ -196,13 +196,30 @@ def test_adapt_stops_at_its_length_and_a_rerun_with_more_steps_continues(camera_
         adapt(camera_folder, out, minutes=5, threads=1, steps=8, split="test")
 
 
+def test_adapt_without_a_data_folder_uses_the_photos_own_denoised_versions(tmp_path, camera_folder, monkeypatch,
+                                                                         capsys):
+    """A user's machine has no training sets: adapt puts the noise on the noisy photos' own denoised versions
+    (written once into the run, so a resume finds them) instead of failing."""
+    from denoiser.cli import main
+
+    monkeypatch.setenv("DENOISER_DATA", str(tmp_path / "no-data"))
+    out = tmp_path / "o1"
+    assert main(["adapt", str(camera_folder), "-o", str(out), "--steps", "2", "--threads", "1"]) == 0
+    assert "your photos' own denoised versions" in capsys.readouterr().out
+    own = sorted((out / "own_clean").iterdir())
+    assert len(own) == 3 and json.loads((out / "train_config.json").read_text())["clean"] == [str(out / "own_clean")]
+    assert (out / "model" / "model.safetensors").is_file()
+    assert main(["adapt", str(camera_folder), "-o", str(tmp_path / "o2"), "--steps", "2", "--threads", "1",
+                 "--clean", "own", str(camera_folder / "noisy")]) == 0  # own beside folders of clean photos
+    assert json.loads((tmp_path / "o2" / "train_config.json").read_text())["clean"] == [
+        str(camera_folder / "noisy"), str(tmp_path / "o2" / "own_clean")]
+
+
 def test_adapt_refuses_bad_input(tmp_path, camera_folder, monkeypatch):
     from denoiser.cli import main
 
     assert main(["adapt", str(tmp_path / "missing"), "-o", str(tmp_path / "o")]) == 2
     assert main(["adapt", str(camera_folder), "-o", str(tmp_path / "o"), "--minutes", "0"]) == 2
-    monkeypatch.setenv("DENOISER_DATA", str(tmp_path / "no-data"))
-    assert main(["adapt", str(camera_folder), "-o", str(tmp_path / "o1")]) == 2  # no clean photos anywhere
     small = tmp_path / "small"
     write_image(small / "a.png", np.zeros((20, 20, 3), np.uint8))
     assert main(["adapt", str(small), "-o", str(tmp_path / "o2"), "--clean", str(camera_folder / "noisy")]) == 2
