@@ -357,7 +357,8 @@ class DenoiserService:
             try:
                 adapted = adapted_model(self.models.models[name], noisy, self.settings.adapt_minutes, heard)
             except ValueError as err:  # e.g. a photo that is all texture: no plain area to measure the noise in
-                raise fail(f"Could not learn this photo's noise: {err}. Denoise it without “Adapt to this photo”.") from err
+                raise fail(f"Could not learn this photo's noise: {err}. "
+                           "Denoise it without “Adapt to this photo”.") from err
             if source == "learned":
                 found = estimate_noise(noisy, adapted)
                 sigma, estimate = found.sigma, found.describe()

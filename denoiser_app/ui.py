@@ -135,7 +135,8 @@ def _photo_layout(service: DenoiserService) -> SimpleNamespace:
                 alert = alert_box("denoise-alert")
                 # under the progress line, not above the button: there it pushed the progress off a 900 px screen
                 adapt = gr.Checkbox(False, label=ADAPT_LABEL.format(minutes=f"{service.settings.adapt_minutes:g}"),
-                                    info=ADAPT_INFO, elem_id="adapt-photo", visible=_can_adapt(service, models.photo_default))
+                                    info=ADAPT_INFO, elem_id="adapt-photo",
+                                    visible=_can_adapt(service, models.photo_default))
                 gr.Examples([[p] for p in example_photos()], inputs=[photo], label="Or try a noisy example photo",
                             elem_id="photo-examples")
             with gr.Column(min_width=300):
@@ -163,8 +164,8 @@ def _photo_layout(service: DenoiserService) -> SimpleNamespace:
             gr.Markdown(models.details_markdown(service.settings.max_pixels), elem_id="model-details")
     cleared = {slider: None, status: "", download: gr.update(value=None, visible=False), last: None,
                table: gr.update(value=None, visible=False), residual: gr.update(value=None, visible=False)}
-    return SimpleNamespace(photo=photo, note=note, strength=strength, adapt=adapt, run=run, busy=busy, alert=alert, slider=slider,
-                           status=status, download=download, save_as=save_as, strip=strip, last=last, model=model,
+    return SimpleNamespace(photo=photo, note=note, strength=strength, adapt=adapt, run=run, busy=busy, alert=alert,
+                           slider=slider, status=status, download=download, save_as=save_as, strip=strip, last=last, model=model,
                            auto=auto, sigma=sigma, reference=reference, ref_note=ref_note, table=table,
                            residual=residual, cleared=cleared)  # cleared: the outputs a new photo or run makes stale
 

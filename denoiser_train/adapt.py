@@ -35,7 +35,8 @@ ADAPT_DEFAULTS = {  # measured on SIDD12 (validation; see the README's "Adapt to
     "log_every": 50,
 }
 DEFAULT_STEPS = 3000  # ~8 minutes on 2 CPU cores
-PHOTO_STEPS = 1500  # `denoise PHOTO --adapt`: SIDD12's 1 MP crop, 5 min on 2 cores (step 1400 of these): 39.03 -> 40.10 dB
+# `denoise PHOTO --adapt`: SIDD12's 1 MP crop, 5 min on 2 cores (step 1400 of these): 39.03 -> 40.10 dB
+PHOTO_STEPS = 1500
 PHOTO_MINUTES = 5.0
 CLEAN_SETS = ("CBSD432", "ImageNet1000")  # the default clean photos, under $DENOISER_DATA/train
 

@@ -56,7 +56,8 @@ def no_data(tmp_path, monkeypatch):
 
 
 def leftovers(scratch: Path) -> list[Path]:
-    """The adapting's scratch folders left in the temporary folder (the app's results and gradio's cache live there too)."""
+    """The adapting's scratch folders left in the temporary folder (where the app's results and gradio's cache
+    also live)."""
     return [p for p in scratch.iterdir() if p.name.startswith("denoiser-app-adapt-")]
 
 
@@ -64,8 +65,8 @@ def test_adapting_learns_the_photos_noise_then_denoises_it(photo_app, phone_phot
     service = photo_app.service
     heard, stages = [], []
     plain = service.denoise(str(phone_photo))
-    adapted = service.denoise(str(phone_photo), adapt=True, adapt_progress=lambda step, total: heard.append((step, total)),
-                              stage=stages.append)
+    adapted = service.denoise(str(phone_photo), adapt=True, stage=stages.append,
+                              adapt_progress=lambda step, total: heard.append((step, total)))
     assert heard and heard[0][0] == 1 and all(total == heard[0][1] for _, total in heard)  # progress, step by step
     assert any(stage.startswith("Learning this photo's noise") for stage in stages)
     assert adapted.model == "photo-adapted" and "adapted to this photo" in adapted.label

@@ -48,9 +48,11 @@ def render_table(rows: list[dict], dataset: str, argv: list[str]) -> str:
     import torch
 
     n = len(rows)
-    mean = {k: sum(r[k] for r in rows) / n for k in ("psnr_before", "ssim_before", "psnr_after", "ssim_after", "minutes")}
+    keys = ("psnr_before", "ssim_before", "psnr_after", "ssim_after", "minutes")
+    mean = {k: sum(r[k] for r in rows) / n for k in keys}
     gained = sum(r["psnr_after"] > r["psnr_before"] for r in rows)
-    lines = [f"Measured by `python -m tools.photo_adapt_score {' '.join(argv)}` ({platform.processor() or platform.machine()}, "
+    machine = platform.processor() or platform.machine()
+    lines = [f"Measured by `python -m tools.photo_adapt_score {' '.join(argv)}` ({machine}, "
              f"{torch.get_num_threads()} torch threads; each photo adapted to alone, then scored against its reference):",
              "", "| photo | MP | steps | minutes | PSNR before | PSNR adapted | SSIM before | SSIM adapted |",
              "|---|---|---|---|---|---|---|---|"]
