@@ -43,7 +43,8 @@ def test_a_denoise_runs_while_a_compare_holds_its_slot(app, tmp_path):
     try:
         comparing = client.submit(handle_file(str(photo)), None, 25, True, False, api_name="/compare_run")
         assert entered.wait(timeout=60), "the compare never started"
-        for endpoint, args in (("/denoise", (None, None)), ("/denoise_run", (None, 1.0, "photo", 25, True, "png", False))):
+        run_inputs = (None, 1.0, "photo", 25, True, "png", False, False)  # ..., strip metadata, adapt to the photo
+        for endpoint, args in (("/denoise", (None, None)), ("/denoise_run", run_inputs)):
             job = client.submit(handle_file(str(photo)), *args, api_name=endpoint)
             job.result(timeout=60)  # TimeoutError if it waited behind the held compare
             assert not comparing.done()
