@@ -32,8 +32,8 @@ HEADER = (
 UPLOAD_HINT = "Photos of any size, 8 or 16-bit, gray, colour or with transparency."
 STRENGTH_INFO = "1 removes the noise the model measured; lower keeps more grain and texture, higher smooths more."
 ADAPT_LABEL = "Adapt to this photo first (slower: up to {minutes} min)"
-ADAPT_INFO = ("The model first learns the noise of this very photo, then removes it. Worth it for phone photos "
-              "taken in low light, whose blotchy colour noise the model has not seen before.")
+ADAPT_INFO = ("The model first learns the noise of this very photo from its plain areas (sky, walls), then removes "
+              "it. Meant for phone photos taken in low light, whose noise differs from camera to camera.")
 STRIP_LABEL = "Remove camera details: camera, date and GPS location (EXIF)"
 STRIP_INFO = "Kept by default. A phone photo usually carries where it was taken; the colour profile always stays."
 # On a phone the result sits below the examples: once a denoise has finished (the status has text),
