@@ -9,24 +9,24 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
-import html
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from denoiser import __version__
-from denoiser.io import OUTPUT_FORMATS, choose_format, format_of, to_float, write_image
+from denoiser.io import OUTPUT_FORMATS, choose_format, format_of, write_image
 from denoiser.metadata import Metadata
 
+from .adapting import adapt_for_photo, check_adaptable
 from .cache import Recent, file_key
 from .errors import fail
-from .imageops import describe, psnr_ssim, residual_map, size_text, split_alpha
+from .imageops import describe, residual_map, size_text
 from .models import Models
 from .outputs import OutputDirs, file_stem, result_name, save_preview, unique_file, unique_png
+from .photo_result import PhotoResult, expert, preview_step
 from .settings import Settings
 from .uploads import check_pair, load_image_with_metadata, number
 
@@ -54,8 +54,6 @@ SAVE_AS = (
     ("TIFF: lossless, for editing", "tiff"),
     ("The same as my photo", "same"),
 )
-_FORMAT_WORDS = {"png": "a lossless {depth}-bit PNG", "tiff": "a lossless {depth}-bit TIFF", "jpeg": "an 8-bit JPEG",
-                 "heic": "an 8-bit HEIC", "webp": "an 8-bit WebP"}
 
 
 @dataclass(frozen=True)
@@ -76,120 +74,6 @@ class Views:
     after: str
     residual: str
     gain: float  # how much the residual view amplifies the noise removed
-
-
-@dataclass
-class PhotoResult:
-    path: str  # the full-resolution download, named after the photo, model and strength
-    model: str
-    label: str
-    strength: float
-    sigma: float | None  # the noise level the model assumed at strength 1 (0-255); None: blind
-    sigma_source: str  # "given", "estimated" (white-noise estimate), "learned" (the model's map), "blind"
-    seconds: float  # the model's own time
-    noisy: np.ndarray
-    denoised: np.ndarray
-    reference: np.ndarray | None
-    estimate: str = ""  # the learned estimate's numbers ("σ ≈ 12.3 (learned estimate; 4.5–21.8 across the image)")
-    notes: list[str] = field(default_factory=list)  # what was ignored, and why
-    source: str | None = None  # the upload's path: its name and format name the download
-    metadata: Metadata = field(default_factory=Metadata)  # the photo's colour profile and EXIF
-    save_as: str = "png"  # the download's format (denoiser.io.OUTPUT_FORMATS)
-    stripped: bool = False  # the download leaves out the EXIF
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per step of this request, in order
-
-    @property
-    def waited(self) -> float:
-        """Seconds of this request from start to its last file: the time the person waited."""
-        return sum(self.timings.values())
-
-    @property
-    def metrics(self) -> dict:
-        """The API's metrics: PSNR / SSIM (None without a reference) and how the result was made."""
-        m = dict.fromkeys(("psnr_noisy", "ssim_noisy", "psnr_denoised", "ssim_denoised"))
-        if self.reference is not None:
-            m["psnr_noisy"], m["ssim_noisy"] = psnr_ssim(self.reference, self.noisy)
-            m["psnr_denoised"], m["ssim_denoised"] = psnr_ssim(self.reference, self.denoised)
-        m.update(sigma=self.sigma, seconds=self.seconds, model=self.model, strength=self.strength,
-                 sigma_source=self.sigma_source, note=" ".join(self.notes) or None)
-        return m
-
-    def table(self) -> list[list] | None:
-        """Rows (what, PSNR dB, SSIM) against the reference; None without one."""
-        if self.reference is None:
-            return None
-        m = self.metrics
-
-        def r(value, digits):
-            return round(value, digits) if np.isfinite(value) else "identical"
-
-        pn, sn, pd, sd = (m[k] for k in ("psnr_noisy", "ssim_noisy", "psnr_denoised", "ssim_denoised"))
-        return [["your photo", r(pn, 2), r(sn, 4)], ["denoised", r(pd, 2), r(sd, 4)],
-                ["gain", r(pd - pn, 2), r(sd - sn, 4)]]
-
-    def status(self) -> str:
-        """The summary under the result, in plain words (markdown)."""
-        from denoiser.inference import noise_word
-
-        strength = "" if self.sigma_source == "blind" else f" at strength {self.strength:.2f}"
-        if self.sigma_source == "blind":
-            noise = "It finds the noise level itself."
-        elif self.sigma_source == "learned":
-            noise = f"Measured noise: {self.estimate}, on the 0–255 scale."
-        else:
-            how = "set by you" if self.sigma_source == "given" else "estimated from the photo"
-            noise = f"Noise level: σ = {self.sigma:.1f} ({how}), on the 0–255 scale."
-        took = f"Done in {self.waited:.1f} s" if self.timings else f"Denoised in {self.seconds:.1f} s"
-        removed = self.removed
-        plain = f"it took out {noise_word(removed)} noise" if removed >= 0.5 else "it changed almost nothing"
-        if self.sigma_source != "blind":
-            plain = f"Your photo had **{noise_word(self.sigma)}** noise; {plain}"
-        text = (f"{took} with the {self.label} model{strength}. {plain[0].upper()}{plain[1:]}. The download, "
-                f"{Path(self.path).name}, is the full {size_text(self.denoised)} photo as {self.format_words()}.")
-        if self.reference is not None:
-            m = self.metrics
-            text += (f" Against your reference: PSNR {m['psnr_denoised'] - m['psnr_noisy']:+.2f} dB, SSIM "
-                     f"{m['ssim_noisy']:.2f} → {m['ssim_denoised']:.2f} (1: identical).")
-        details = [noise, f"The change it made: σ ≈ {removed:.1f} on the 0–255 scale (the standard deviation of "
-                          "the difference from your photo)."]
-        if self.timings:
-            details.append(f"{self.seconds:.1f} s of the time was the network.")
-        return " ".join([text, *self.notes]) + expert(" ".join(details))
-
-    def headline(self) -> str:
-        """The one line beside the Denoise button once a run has finished."""
-        strength = "" if self.sigma_source == "blind" else f" at strength {self.strength:.2f}"
-        return f"✓ Done in {self.waited:.1f} s{strength}."
-
-    def stale(self, strength) -> str | None:
-        """What to say when the Strength slider no longer matches the result shown; None when it does
-        (or the model takes no strength)."""
-        if self.sigma_source == "blind" or strength is None or round(float(strength), 2) == round(self.strength, 2):
-            return None
-        return (f"⟳ The result shown is for strength {self.strength:.2f}: press Denoise to apply "
-                f"{float(strength):.2f}.")
-
-    @functools.cached_property
-    def removed(self) -> float:
-        """The standard deviation of the change the model made (0-255 scale, alpha aside): how much it
-        took out. Every step-th pixel of a large photo, which measures the same to a few hundredths."""
-        step = max(1, _preview_step(self.noisy) // 2)
-        planes = [split_alpha(to_float(a[::step, ::step]))[0] for a in (self.noisy, self.denoised)]
-        return float(np.std(planes[0] - planes[1]) * 255)
-
-    def format_words(self) -> str:
-        """'a lossless 16-bit PNG with its colour profile and camera details (EXIF)', and the like."""
-        depth = "16" if self.denoised.dtype == np.uint16 else "8"
-        words = _FORMAT_WORDS[self.save_as].format(depth=depth)
-        if self.save_as in ("jpeg", "heic", "webp"):
-            words += " (quality 95)"
-        kept = ["its colour profile"] if self.metadata.icc_profile else []
-        if self.metadata.exif and not self.stripped:
-            kept.append("camera details (EXIF)")
-        text = f"{words} with {' and '.join(kept)}" if kept else words
-        if self.stripped and self.metadata.exif:
-            text += "; camera details and location removed"
-        return text
 
 
 class DenoiserService:
@@ -281,7 +165,7 @@ class DenoiserService:
         name = self.models.resolve(model)
         kind = self.models.kind(name)
         if adapt:
-            self.check_adaptable(name)
+            check_adaptable(self.models, self.settings, name)
         strength = check_strength(1.0 if strength is None else number(strength, "strength"))
         sigma = None if sigma is None else check_sigma(sigma)
         stage("Reading the photo")
@@ -308,8 +192,11 @@ class DenoiserService:
                 sigma, source = image_sigma(noisy), "estimated"
         label = self.models.label(name)
         if adapt:
-            sigma, estimate, adapted = self._adapt(name, noisy, source, sigma, estimate, timings, stage, adapt_progress,
-                                                   notes)
+            with _timed(timings, "adapting"):
+                adapted, sigma, estimate, (done, total) = adapt_for_photo(
+                    self.models, self.settings, name, noisy, source, sigma, estimate, stage, adapt_progress)
+            notes.append(f"Before denoising, the model learned this photo's own noise for "
+                         f"{timings['adapting'] / 60:.1f} min ({done} of {total} training steps).")
             name, label = f"{name}-adapted", f"{label} (adapted to this photo)"
         stage("Denoising")
         with _timed(timings, "denoising"):
@@ -327,44 +214,6 @@ class DenoiserService:
         with _timed(timings, "saving"):
             self.save(result, save_as, strip)
         return result
-
-    def check_adaptable(self, name: str) -> None:
-        from .adapting import adaptable
-
-        if self.settings.adapt_minutes <= 0:
-            raise fail("Adapting to a photo is turned off on this server (DENOISER_ADAPT_MINUTES=0).")
-        if not adaptable(self.models.models[name]):
-            raise fail(f"The {self.models.label(name)} model cannot adapt to a photo: only the encoder-decoder "
-                       "models that take a noise level can. Untick “Adapt to this photo” or choose another model.")
-
-    def _adapt(self, name: str, noisy: np.ndarray, source: str, sigma, estimate: str, timings: dict[str, float],
-               stage: Callable[[str], None], progress: Callable[[int, int], None] | None, notes: list[str]):
-        """The model adapted to this photo's noise, and the level it then measures (a learned level is measured
-        again with the adapted model; a given σ stays). What it did goes into `notes`."""
-        from denoiser.inference import estimate_noise
-
-        from .adapting import adapted_model
-
-        steps = [0, 0]
-
-        def heard(step: int, total: int) -> None:
-            steps[:] = step, total
-            if progress is not None:
-                progress(step, total)
-
-        stage(f"Learning this photo's noise (up to {self.settings.adapt_minutes:g} min)")
-        with _timed(timings, "adapting"):
-            try:
-                adapted = adapted_model(self.models.models[name], noisy, self.settings.adapt_minutes, heard)
-            except ValueError as err:  # e.g. a photo that is all texture: no plain area to measure the noise in
-                raise fail(f"Could not learn this photo's noise: {err}. "
-                           "Denoise it without “Adapt to this photo”.") from err
-            if source == "learned":
-                found = estimate_noise(noisy, adapted)
-                sigma, estimate = found.sigma, found.describe()
-        notes.append(f"Before denoising, the model learned this photo's own noise for {timings['adapting'] / 60:.1f} "
-                     f"min ({steps[0]} of {steps[1]} training steps).")
-        return sigma, estimate, adapted
 
     def save(self, result: PhotoResult, save_as: str = "png", strip: bool = False) -> str:
         """Write (or write again, in another format) the download of a result; returns its path.
@@ -390,7 +239,7 @@ class DenoiserService:
                 from denoiser.inference import image_sigma
 
                 level = image_sigma(result.noisy)
-            step = _preview_step(result.noisy)  # every step-th pixel: the grain stays grain, not a blur
+            step = preview_step(result.noisy)  # every step-th pixel: the grain stays grain, not a blur
             residual, gain = residual_map(result.noisy[::step, ::step], result.denoised[::step, ::step], level)
             return Views(before, after, save_preview(residual, folder / "noise-removed"), gain)
 
@@ -412,11 +261,6 @@ def noise_words(estimate) -> str:
     return f"**Noise: {word}**: {NOISE_MEANING[word]}."
 
 
-def expert(text: str) -> str:
-    """The figures behind the plain words, folded away under "Details" (HTML the Markdown keeps)."""
-    return f"\n\n<details><summary>Details</summary>\n\n{html.escape(text, quote=False)}\n\n</details>"
-
-
 @contextlib.contextmanager
 def _timed(timings: dict[str, float], step: str):
     start = time.perf_counter()
@@ -424,12 +268,6 @@ def _timed(timings: dict[str, float], step: str):
         yield
     finally:
         timings[step] = timings.get(step, 0.0) + time.perf_counter() - start
-
-
-def _preview_step(array: np.ndarray) -> int:
-    from .outputs import PREVIEW_SIDE
-
-    return max(1, -(-max(array.shape[:2]) // PREVIEW_SIDE))
 
 
 def _browser_can_show(path) -> bool:

@@ -19,29 +19,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 
-def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+def _number(environ: Mapping[str, str], name: str, default: float, kind: type = int, minimum: float = 1) -> float:
+    """The variable `name` as an int (or, kind=float, any number), at least `minimum`; `default` when unset."""
     value = environ.get(name)
     if value is None or value.strip() == "":
         return default
     try:
-        number = int(value)
+        number = kind(value)
     except ValueError:
-        raise ValueError(f"{name} must be an integer, got {value!r}") from None
-    if number < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {number}")
-    return number
-
-
-def _minutes(environ: Mapping[str, str], name: str, default: float) -> float:
-    value = environ.get(name)
-    if value is None or value.strip() == "":
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValueError(f"{name} must be a number of minutes, got {value!r}") from None
-    if not number >= 0:  # also refuses nan
-        raise ValueError(f"{name} must be 0 or more, got {value}")
+        raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'}, got {value!r}") from None
+    if not number >= minimum:  # also refuses nan
+        raise ValueError(f"{name} must be at least {minimum:g}, got {value}")
     return number
 
 
@@ -54,7 +42,7 @@ class Settings:
     concurrency: int = 1
     max_file_size: str = "200mb"
     output_ttl: int = 3600
-    adapt_minutes: float = 5.0  # denoiser_train.adapt.PHOTO_MINUTES: where one 1 MP phone photo gained 0.6 dB
+    adapt_minutes: float = 5.0  # denoiser_train.adapt.PHOTO_MINUTES (the README's per-photo table)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -62,13 +50,13 @@ class Settings:
         env = os.environ if environ is None else environ
         return cls(
             model=(env.get("DENOISER_MODEL") or "").strip() or None,
-            max_pixels=_int(env, "DENOISER_MAX_PIXELS", cls.max_pixels),
-            compare_max_pixels=_int(env, "DENOISER_COMPARE_MAX_PIXELS", cls.compare_max_pixels),
-            queue_size=_int(env, "DENOISER_QUEUE_SIZE", cls.queue_size),
-            concurrency=_int(env, "DENOISER_CONCURRENCY", cls.concurrency),
+            max_pixels=_number(env, "DENOISER_MAX_PIXELS", cls.max_pixels),
+            compare_max_pixels=_number(env, "DENOISER_COMPARE_MAX_PIXELS", cls.compare_max_pixels),
+            queue_size=_number(env, "DENOISER_QUEUE_SIZE", cls.queue_size),
+            concurrency=_number(env, "DENOISER_CONCURRENCY", cls.concurrency),
             max_file_size=(env.get("DENOISER_MAX_FILE_SIZE") or "").strip() or cls.max_file_size,
-            output_ttl=_int(env, "DENOISER_OUTPUT_TTL", cls.output_ttl),
-            adapt_minutes=_minutes(env, "DENOISER_ADAPT_MINUTES", cls.adapt_minutes),
+            output_ttl=_number(env, "DENOISER_OUTPUT_TTL", cls.output_ttl),
+            adapt_minutes=_number(env, "DENOISER_ADAPT_MINUTES", cls.adapt_minutes, float, minimum=0),
         )
 
     @property

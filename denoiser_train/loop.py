@@ -7,8 +7,6 @@ import dataclasses
 import json
 import math
 import os
-import signal
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +28,7 @@ from .noise_fit import measured_noise
 from .objectives import anchor_penalty, learning_rate, loss_fn, step_loss
 from .report import export_run, write_logs
 from .self_supervised import NoisyBatchMaker, NoisyImage, load_noisy
+from .stop_request import StopRequest
 
 
 # ------------------------------------------------------------------ setup helpers
@@ -135,29 +134,6 @@ def _model_device(model) -> torch.device:
 
 # ------------------------------------------------------------------ the loop
 
-class _StopRequest:
-    """Turns SIGINT/SIGTERM into a flag checked between steps, so a checkpoint can be written. Only the main
-    thread can catch signals: a run in another thread (the app's "Adapt to this photo") keeps the defaults."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous = {}
-
-    def __enter__(self):
-        if threading.current_thread() is not threading.main_thread():
-            return self
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        self.requested = True
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
 def train(config: TrainConfig, on_step: Callable[[int, int], None] | None = None, resumable: bool = True) -> Path:
     """Run (or resume) training as configured; returns the run folder. Exports RUN/model/ at the end.
     on_step(step, total), when given, hears each finished step (a progress bar outside the terminal);
@@ -191,7 +167,7 @@ def train(config: TrainConfig, on_step: Callable[[int, int], None] | None = None
     progress = _progress_bar(total, state["step"], is_main)
     start, step, running = time.perf_counter(), state["step"], []
     seconds_before = state.get("seconds", 0.0)
-    stop = _StopRequest()
+    stop = StopRequest()
     with stop:
         while step < total:
             lr = learning_rate(config, step, total)
