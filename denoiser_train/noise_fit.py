@@ -11,11 +11,15 @@ square root applied to white noise in the Fourier domain), then scales it by the
 clean image's brightness. This is the noise-modelling route of GCBD (Chen et al., CVPR 2018), with a
 parametric, brightness-matched model in place of raw noise patches (which lose the match to brightness).
 Which patches are flat is decided on a guide, usually the source model's own denoised output.
+Photos stored as JPEG carry more than their flat regions show: the compression's ringing and blocking at
+edges (PolyU's crops, at quality 75, hold 1.5x the flat regions' noise over the whole image). A sample is
+therefore stored the way its photo was: a JPEG round trip at the photo's own quality, read from its file.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -23,7 +27,8 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.numpy import load_file, save_file
+from safetensors import safe_open
+from safetensors.numpy import save_file
 
 from .noisy_folders import noisy_paths
 
@@ -42,6 +47,7 @@ class FittedNoise:
     # curve a noisy photo comes out darker than its clean version (Jensen's inequality: 7-9 levels in SIDD12's
     # noisiest crops). Measured std and correlation stay first-order the same. 1: noise added in the photo.
     gamma: float = 2.2
+    jpeg_quality: int | None = None  # the photo was a JPEG of this quality: samples get the same round trip
     _roots: dict = field(default_factory=dict, compare=False, repr=False)
 
     def level(self, y: torch.Tensor) -> torch.Tensor:
@@ -73,6 +79,10 @@ class FittedNoise:
             linear = y.clamp(0, 1) ** self.gamma
             slope = linear.clamp(min=1e-4) ** (1 / self.gamma - 1) / self.gamma
             x = (linear + noise / slope).clamp(0, 1) ** (1 / self.gamma)
+        if self.jpeg_quality is not None:
+            from denoiser.degrade import jpeg
+
+            return jpeg(x, self.jpeg_quality)
         return (x * 255).round() / 255 if self.quantize else x
 
     def _root(self, h: int, w: int) -> torch.Tensor:
@@ -83,12 +93,16 @@ class FittedNoise:
 
     def save(self, path: str | Path) -> None:
         arrays = {"std": self.std, "covariance": self.covariance}  # safetensors writes the raw buffer: C order
-        save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()}, str(path))
+        metadata = {} if self.jpeg_quality is None else {"jpeg_quality": str(self.jpeg_quality)}
+        save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()}, str(path), metadata)
 
     @classmethod
     def load(cls, path: str | Path) -> "FittedNoise":
-        tensors = load_file(str(path))
-        return cls(std=tensors["std"].astype(np.float64), covariance=tensors["covariance"].astype(np.float64))
+        with safe_open(str(path), framework="numpy") as f:
+            tensors = {key: f.get_tensor(key) for key in ("std", "covariance")}
+            quality = (f.metadata() or {}).get("jpeg_quality")
+        return cls(std=tensors["std"].astype(np.float64), covariance=tensors["covariance"].astype(np.float64),
+                   jpeg_quality=None if quality is None else int(quality))
 
 
 def spectral_root(covariance: np.ndarray, h: int, w: int) -> torch.Tensor:
@@ -185,23 +199,53 @@ def fit_noise(noisy_images: list[np.ndarray], guides: list[np.ndarray], radius: 
     return FittedNoise(std=table, covariance=covariance * np.outer(taper, taper))
 
 
+# The IJG library's base luminance quantisation table (JPEG standard, Annex K), row by row as PIL gives it.
+_IJG_LUMA = np.array([16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+                      14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113,
+                      92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99])
+
+
+def ijg_table(quality: int) -> np.ndarray:
+    """The luminance table the IJG library (PIL, most cameras' encoders) writes at `quality` 1-100."""
+    scale = 5000 / quality if quality < 50 else 200 - 2 * quality
+    return np.clip((_IJG_LUMA * scale + 50) // 100, 1, 255)
+
+
+def stored_quality(path: str | Path) -> int | None:
+    """The JPEG quality a photo was stored at (the IJG quality whose luminance table is nearest the file's);
+    None for a lossless file."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        tables = getattr(image, "quantization", None) if image.format == "JPEG" else None
+    if not tables or len(tables[0]) != 64:
+        return None
+    luma = np.asarray(tables[0], dtype=np.float64)
+    errors = [np.abs(np.log(luma) - np.log(ijg_table(q))).mean() for q in range(1, 101)]
+    return int(np.argmin(errors)) + 1
+
+
 def fit_folder(paths: list[Path], guide: Callable[[np.ndarray], np.ndarray], per_image: bool = True,
                **options) -> list[FittedNoise]:
     """Fitted noise for noisy photos: one model per photo (its own level and correlation) where the photo has
-    enough flat regions, the pooled fit of all of them otherwise (and when per_image is False)."""
+    enough flat regions, the pooled fit of all of them otherwise (and when per_image is False); each stored as
+    its photo was (`stored_quality`)."""
     from denoiser.io import read_image
 
     images = [np.ascontiguousarray(read_image(p)[..., :3].transpose(2, 0, 1), dtype=np.float64) / 255 for p in paths]
     guides = [guide(image) for image in images]
+    qualities = [stored_quality(p) for p in paths]
     pooled = fit_noise(images, guides, **options)
     if not per_image:
-        return [pooled]
+        common = qualities[0] if len(set(qualities)) == 1 else None
+        return [dataclasses.replace(pooled, jpeg_quality=common)]
     models = []
-    for image, g in zip(images, guides):
+    for image, g, quality in zip(images, guides, qualities):
         try:
-            models.append(fit_noise([image], [g], **options))
+            fitted = fit_noise([image], [g], **options)
         except ValueError:
-            models.append(pooled)
+            fitted = pooled
+        models.append(dataclasses.replace(fitted, jpeg_quality=quality))
     return models
 
 

@@ -1,5 +1,6 @@
 """The noise measured on noisy photos alone (`denoiser_train.noise_fit`) and `train --noise-from`."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 import torch
 
 from denoiser.io import read_image, write_image
-from denoiser_train.noise_fit import BINS, FittedNoise, fit_noise, spectral_root
+from denoiser_train.noise_fit import BINS, FittedNoise, fit_folder, fit_noise, spectral_root, stored_quality
 
 from conftest import data_dir
 from test_self_supervised import ADAPT_WATCHING_OPENS, run_module
@@ -93,6 +94,34 @@ def test_save_and_load_round_trip_exactly(tmp_path):
     loaded = FittedNoise.load(tmp_path / "noise.safetensors")
     assert np.allclose(loaded.covariance, fitted.covariance, atol=1e-6)
     assert np.allclose(loaded.std, fitted.std, atol=1e-7)
+    assert loaded.jpeg_quality is None
+    dataclasses.replace(fitted, jpeg_quality=80).save(tmp_path / "jpeg.safetensors")
+    assert FittedNoise.load(tmp_path / "jpeg.safetensors").jpeg_quality == 80
+
+
+def test_each_photo_is_stored_as_it_was_a_jpeg_at_its_own_quality(tmp_path):
+    """A JPEG's quality is read from its quantisation table; the samples of its fitted noise get the same
+    round trip (ringing at edges, which flat regions never show); a PNG's are rounded to 8 bits only."""
+    from PIL import Image
+
+    rng = np.random.default_rng(6)
+    photo = np.clip(0.5 + 0.04 * colour_correlated_field(rng, 128), 0, 1).transpose(1, 2, 0)
+    pixels = np.rint(photo * 255).astype(np.uint8)
+    for quality in (40, 75, 93):
+        Image.fromarray(pixels).save(tmp_path / f"q{quality}.jpg", quality=quality)
+        assert stored_quality(tmp_path / f"q{quality}.jpg") == quality
+    Image.fromarray(pixels).save(tmp_path / "lossless.png")
+    assert stored_quality(tmp_path / "lossless.png") is None
+    paths = [tmp_path / "q40.jpg", tmp_path / "lossless.png"]
+    jpeg_model, png_model = fit_folder(paths, lambda image: np.full_like(image, image.mean()), radius=3, patch=32)
+    assert (jpeg_model.jpeg_quality, png_model.jpeg_quality) == (40, None)
+
+    edge = torch.full((3, 64, 64), 0.25)
+    edge[:, :, 29:] = 0.75  # a sharp edge inside an 8x8 block, almost no noise: what is left is the storage
+    quiet = dataclasses.replace(png_model, gain=1e-3)
+    assert (quiet(edge) - edge).abs().max() < 1.01 / 255
+    ringing = (dataclasses.replace(quiet, jpeg_quality=40)(edge) - edge).abs()
+    assert ringing[:, :, 24:40].max() > 5 / 255 and ringing[:, :, :16].max() < 2 / 255
 
 
 def test_too_few_flat_regions_is_a_clear_error():
