@@ -31,6 +31,7 @@ def adapt_to_photo(args: argparse.Namespace, scratch: Path) -> str:
     from denoiser_train.photo_adapt import adapt_to_photo as adapt_photo
 
     from .io import read_image
+    from .jpeg_quality import stored_quality
 
     photos = [Path(p) for p in args.inputs]
     if args.from_list or args.glob or len(photos) != 1 or not photos[0].is_file():
@@ -43,6 +44,6 @@ def adapt_to_photo(args: argparse.Namespace, scratch: Path) -> str:
     minutes = PHOTO_MINUTES if args.minutes is None else args.minutes
     try:
         return str(adapt_photo(read_image(photos[0]), scratch, minutes=minutes, source=args.model or "photo",
-                               clean=tuple(args.clean)))
+                               clean=tuple(args.clean), jpeg_quality=stored_quality(photos[0])))
     except (ValueError, FileNotFoundError) as error:
         raise ValueError(f"--adapt: {error}") from error

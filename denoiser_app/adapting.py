@@ -22,15 +22,17 @@ def adaptable(model: torch.nn.Module) -> bool:
 
 
 def adapted_model(model: torch.nn.Module, photo: np.ndarray, minutes: float,
-                  on_step: Callable[[int, int], None] | None = None) -> torch.nn.Module:
-    """A copy of `model` fine-tuned to the noise of `photo` for at most `minutes`, on the model's device."""
+                  on_step: Callable[[int, int], None] | None = None, jpeg_quality: int | None = None) -> torch.nn.Module:
+    """A copy of `model` fine-tuned to the noise of `photo` (stored as a JPEG of jpeg_quality, if one) for at
+    most `minutes`, on the model's device."""
     from denoiser.hub import load_model, save_model
     from denoiser_train.photo_adapt import adapt_to_photo
 
     device = next(model.parameters()).device
     with tempfile.TemporaryDirectory(prefix="denoiser-app-adapt-") as scratch:
         source = save_model(model, Path(scratch) / "source")  # whatever the app serves: shipped, folder or Hub
-        weights = adapt_to_photo(photo, Path(scratch) / "work", minutes=minutes, source=str(source), on_step=on_step)
+        weights = adapt_to_photo(photo, Path(scratch) / "work", minutes=minutes, source=str(source), on_step=on_step,
+                                 jpeg_quality=jpeg_quality)
         return load_model(str(weights), device=str(device)).eval()
 
 
@@ -44,7 +46,8 @@ def check_adaptable(models, settings, name: str) -> None:
 
 
 def adapt_for_photo(models, settings, name: str, noisy: np.ndarray, source: str, sigma, estimate: str,
-                    stage: Callable[[str], None], progress: Callable[[int, int], None] | None):
+                    stage: Callable[[str], None], progress: Callable[[int, int], None] | None,
+                    jpeg_quality: int | None = None):
     """For DenoiserService.denoise: (the adapted model, the level it then measures, its description, (training
     steps done, steps planned)). A learned level is measured again with the adapted model; a given σ stays."""
     from denoiser.inference import estimate_noise
@@ -58,7 +61,7 @@ def adapt_for_photo(models, settings, name: str, noisy: np.ndarray, source: str,
 
     stage(f"Learning this photo's noise (up to {settings.adapt_minutes:g} min)")
     try:
-        adapted = adapted_model(models.models[name], noisy, settings.adapt_minutes, heard)
+        adapted = adapted_model(models.models[name], noisy, settings.adapt_minutes, heard, jpeg_quality)
     except ValueError as err:  # e.g. a photo that is all texture: no plain area to measure the noise in
         raise fail(f"Could not learn this photo's noise: {err}. Denoise it without “Adapt to this photo”.") from err
     if source == "learned":

@@ -18,6 +18,7 @@ import numpy as np
 
 from denoiser import __version__
 from denoiser.io import OUTPUT_FORMATS, choose_format, format_of, write_image
+from denoiser.jpeg_quality import stored_quality
 from denoiser.metadata import Metadata
 
 from .adapting import adapt_for_photo, check_adaptable
@@ -194,7 +195,8 @@ class DenoiserService:
         if adapt:
             with _timed(timings, "adapting"):
                 adapted, sigma, estimate, (done, total) = adapt_for_photo(
-                    self.models, self.settings, name, noisy, source, sigma, estimate, stage, adapt_progress)
+                    self.models, self.settings, name, noisy, source, sigma, estimate, stage, adapt_progress,
+                    stored_quality(image))
             notes.append(f"Before denoising, the model learned this photo's own noise for "
                          f"{timings['adapting'] / 60:.1f} min ({done} of {total} training steps).")
             name, label = f"{name}-adapted", f"{label} (adapted to this photo)"

@@ -30,6 +30,8 @@ import torch.nn.functional as F
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
+from denoiser.jpeg_quality import stored_quality
+
 from .noisy_folders import noisy_paths
 
 BINS = 10  # brightness bins of the level function, over [0, 1]
@@ -197,32 +199,6 @@ def fit_noise(noisy_images: list[np.ndarray], guides: list[np.ndarray], radius: 
     lag = np.abs(np.arange(-radius, radius + 1)) / (radius + 1)
     taper = np.where(lag < 0.5, 1.0, 0.5 + 0.5 * np.cos(np.pi * (2 * lag - 1)))  # Tukey: the far lags fade to 0
     return FittedNoise(std=table, covariance=covariance * np.outer(taper, taper))
-
-
-# The IJG library's base luminance quantisation table (JPEG standard, Annex K), row by row as PIL gives it.
-_IJG_LUMA = np.array([16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
-                      14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113,
-                      92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99])
-
-
-def ijg_table(quality: int) -> np.ndarray:
-    """The luminance table the IJG library (PIL, most cameras' encoders) writes at `quality` 1-100."""
-    scale = 5000 / quality if quality < 50 else 200 - 2 * quality
-    return np.clip((_IJG_LUMA * scale + 50) // 100, 1, 255)
-
-
-def stored_quality(path: str | Path) -> int | None:
-    """The JPEG quality a photo was stored at (the IJG quality whose luminance table is nearest the file's);
-    None for a lossless file."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        tables = getattr(image, "quantization", None) if image.format == "JPEG" else None
-    if not tables or len(tables[0]) != 64:
-        return None
-    luma = np.asarray(tables[0], dtype=np.float64)
-    errors = [np.abs(np.log(luma) - np.log(ijg_table(q))).mean() for q in range(1, 101)]
-    return int(np.argmin(errors)) + 1
 
 
 def fit_folder(paths: list[Path], guide: Callable[[np.ndarray], np.ndarray], per_image: bool = True,

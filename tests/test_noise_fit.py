@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from denoiser.io import read_image, write_image
-from denoiser_train.noise_fit import BINS, FittedNoise, fit_folder, fit_noise, spectral_root, stored_quality
+from denoiser.jpeg_quality import stored_quality
+from denoiser_train.noise_fit import BINS, FittedNoise, fit_folder, fit_noise, spectral_root
 
 from conftest import data_dir
 from test_self_supervised import ADAPT_WATCHING_OPENS, run_module
@@ -290,3 +291,27 @@ def test_denoise_adapt_refuses_what_it_cannot_do_before_adapting(camera_folder, 
     errors = capsys.readouterr().err
     assert "exists" in errors and "one photo file" in errors and "go with --adapt" in errors
     assert existing.read_bytes() == b"a good earlier result"
+
+
+def test_one_photo_given_as_a_jpeg_is_adapted_to_as_a_jpeg_of_its_quality(tmp_path, monkeypatch):
+    """`denoise PHOTO.jpg --adapt` and the app hand adapt a folder holding the photo stored at its own quality,
+    so the fit's samples get its JPEG round trip; a PNG goes as a PNG."""
+    from PIL import Image
+
+    from denoiser.cli import main
+    from denoiser_train import photo_adapt
+
+    folders = []
+
+    def adapt_records_its_folder(folder, out, **options):
+        folders.append([(path.suffix, stored_quality(path)) for path in sorted(Path(folder).iterdir())])
+        raise ValueError("recorded")  # stop here: the training itself is tested above
+
+    monkeypatch.setattr(photo_adapt, "adapt", adapt_records_its_folder)
+    pixels = np.full((64, 64, 3), 120, np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "phone.jpg", quality=83)
+    Image.fromarray(pixels).save(tmp_path / "scan.png")
+    for name in ("phone.jpg", "scan.png"):
+        assert main(["denoise", str(tmp_path / name), "-o", str(tmp_path / f"out-{name}"), "--adapt",
+                     "--clean", str(tmp_path)]) == 2  # the recorder's error, reported as --adapt's
+    assert folders == [[(".jpg", 83)], [(".png", None)]]
