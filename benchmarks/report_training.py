@@ -11,7 +11,7 @@ from pathlib import Path
 from denoiser.files import atomic_write_text
 from denoiser_train.config import TrainConfig
 
-from .init_pins import init_sources
+from .init_pins import init_sources, pin
 
 # The training options the card's command shows (the rest do not change the weights), and the
 # optional ones with the setting that switches each on (shown only when it is set).
@@ -96,9 +96,22 @@ def training_stages(weights_dir: Path, name: str) -> list[dict]:
         selected = json.loads((folder / "selected.json").read_text()) if (folder / "selected.json").is_file() else None
         stages.append({"command": training_command(config, out), "steps": budget.get("steps"),
                        "minutes": budget.get("minutes"), "threads": config.get("threads") or "default",
-                       "selected": selected, "on_gpu": config.get("device") == "cuda", "init_sources": sources})
+                       "selected": selected, "export": export_command(selected, out, name),
+                       "on_gpu": config.get("device") == "cuda", "init_sources": sources})
         previous_out = out
     return stages
+
+
+def export_command(selected: dict | None, out: str, name: str) -> str | None:
+    """The `train export` that shipped a chosen checkpoint or an average with the starting weights."""
+    if not selected:
+        return None
+    words = ["python", "-m", "train", "export", out, f"denoiser/weights/{name}"]
+    if selected["checkpoint"] != "final":
+        words += ["--checkpoint", selected["checkpoint"]]
+    if "wise" in selected:
+        words += ["--wise", f"{selected['wise']:g}"]
+    return shlex.join(words)
 
 
 def _where(stage: dict) -> str:
@@ -119,12 +132,23 @@ def training_section(weights_dir: Path, assets: str, name: str = "gaussian") -> 
         lines += ["", "```bash", stage["command"], "```", ""]
         lines += _init_lines(stage["init_sources"])
         if stage.get("selected"):
-            chosen = stage["selected"]
-            why = ", the one with the lowest validation loss" if chosen["checkpoint"] == "best" else ""
-            lines += [f"Shipped: the `{chosen['checkpoint']}` checkpoint of that run (step {chosen['step']}, "
-                      f"{chosen['weights']} weights){why}.", ""]
+            lines += _selected_lines(stage["selected"], stage["export"])
     lines += [f"![training curves]({assets}curves.png)", "", f"![noisy / reference / denoised]({assets}samples.png)"]
     return lines
+
+
+def _selected_lines(chosen: dict, export: str) -> list[str]:
+    """What of the run shipped: a chosen checkpoint, and/or its average with the weights it started from."""
+    if chosen["checkpoint"] == "final":
+        what = "that run's final weights"
+    else:
+        why = ", the one with the lowest validation loss" if chosen["checkpoint"] == "best" else ""
+        what = f"the `{chosen['checkpoint']}` checkpoint of that run (step {chosen['step']}, {chosen['weights']} weights){why}"
+    if "wise" in chosen:
+        start = pin(chosen["start"], chosen.get("start_sha256"))
+        what += (f", averaged with the weights it started from: {chosen['wise']:g} x these + {1 - chosen['wise']:g} x "
+                 f"`{start}` (weight-space ensembling, WiSE-FT: Wortsman et al., CVPR 2022)")
+    return [f"Shipped: {what}:", "", "```bash", export, "```", ""]
 
 
 def _init_lines(sources: dict[str, str | None]) -> list[str]:
@@ -150,6 +174,8 @@ def training_commands_block(models: dict[str, Path]) -> str:
                          + ("" if stage["steps"] is None else f": {stage['steps']} steps, {stage['minutes']:.0f} min")
                          + (" on a GPU" if stage["on_gpu"] else ""))
             lines.append(stage["command"])
+            if stage["export"] and "wise" in stage["selected"]:
+                lines.append(stage["export"])
     return "\n".join(lines + ["```"])
 
 

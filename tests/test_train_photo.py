@@ -173,6 +173,43 @@ def test_export_a_chosen_checkpoint_records_which(photo_setup, tmp_path):
     assert stage["selected"]["step"] == 2 and stage["steps"] == 4
 
 
+def test_export_wise_averages_the_checkpoint_with_the_starting_weights(photo_setup, tmp_path):
+    """--wise A ships A x the trained weights + (1 - A) x the --init weights, says so in selected.json, and the
+    card's command gives the same export; a run that started from nothing, or a bad A, is refused."""
+    import json
+
+    from denoiser.hub import load_model
+    from benchmarks.report_training import training_section, training_stages
+    from denoiser_train.export import export_weights
+
+    run_dir = run(photo_setup, tmp_path / "run", "--checkpoint-every", "2", steps=4)
+    dest = export_weights(run_dir, tmp_path / "shipped", checkpoint="step-0000002", wise=0.25)
+    selected = json.loads((dest / "selected.json").read_text())
+    assert selected["wise"] == 0.25 and selected["start"] == str(photo_setup / "start") and selected["step"] == 2
+    trained = load_file(run_dir / "checkpoints" / "step-0000002" / "model.safetensors")
+    start = load_model(str(photo_setup / "start")).state_dict()
+    shipped = load_model(str(dest)).state_dict()
+    assert not torch.equal(trained["head.weight"], start["head.weight"])  # the run moved: the average is not either end
+    for name, value in shipped.items():
+        assert torch.allclose(value, 0.25 * trained[name] + 0.75 * start[name], atol=1e-6), name
+    [stage] = training_stages(dest, "photo")
+    assert stage["export"].endswith("--checkpoint step-0000002 --wise 0.25")
+    assert "0.25 x these + 0.75 x" in "\n".join(training_section(dest, "", "photo"))
+
+    final = export_weights(run_dir, tmp_path / "final", wise=0.5)
+    assert json.loads((final / "selected.json").read_text())["checkpoint"] == "final"
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        export_weights(run_dir, tmp_path / "bad", wise=1.5)
+    from denoiser_train.config import parse_args
+
+    config, _ = parse_args(["--clean", str(photo_setup / "clean"), "--model-config", str(photo_setup / "tiny.json"),
+                            "--patch", "32", "--batch", "2", "--steps", "1", "--val-fraction", "0.34", "--val-limit", "1",
+                            "--threads", "1", "--out", str(tmp_path / "scratch")])
+    with pytest.raises(ValueError, match="no --init"):
+        export_weights(train(config), tmp_path / "bad", wise=0.5)
+    assert not (tmp_path / "bad").exists()
+
+
 def test_init_from_several_sources_first_wins_and_records_their_hashes(photo_setup, tmp_path):
     import hashlib
     import json
