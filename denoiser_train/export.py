@@ -39,7 +39,7 @@ def export_weights(run_dir: str | Path, dest: str | Path, after: tuple[str | Pat
     files = _checkpoint_files(run, checkpoint) if checkpoint else files_to_push(run)
     if wise is not None:
         files = _averaged_with_start(run, files, wise)
-    if not checkpoint and not onnx:
+    if not checkpoint and not onnx and wise is None:
         check_onnx_matches(run / "model")  # copied as they are: graphs of older weights would ship
     for earlier in map(Path, after):
         if not (earlier / "train_config.json").is_file():
@@ -126,7 +126,8 @@ def _averaged_with_start(run: Path, files: dict[str, Path], wise: float) -> dict
     selected = json.loads(files["selected.json"].read_text()) if "selected.json" in files else {"checkpoint": "final"}
     selected.update({"wise": wise, "start": init[0], "start_sha256": sha256})
     (staging / "selected.json").write_text(json.dumps(selected) + "\n")
-    return {**files, "config.json": staging / "config.json", "model.safetensors": staging / "model.safetensors",
+    kept = {name: path for name, path in files.items() if not name.endswith(".onnx")}  # graphs of the unaveraged weights
+    return {**kept, "config.json": staging / "config.json", "model.safetensors": staging / "model.safetensors",
             "selected.json": staging / "selected.json"}
 
 

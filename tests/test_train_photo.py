@@ -196,8 +196,10 @@ def test_export_wise_averages_the_checkpoint_with_the_starting_weights(photo_set
     assert stage["export"].endswith("--checkpoint step-0000002 --wise 0.25")
     assert "0.25 x these + 0.75 x" in "\n".join(training_section(dest, "", "photo"))
 
+    (run_dir / "model" / "model.onnx").write_bytes(b"a graph of the unaveraged weights")
     final = export_weights(run_dir, tmp_path / "final", wise=0.5)
     assert json.loads((final / "selected.json").read_text())["checkpoint"] == "final"
+    assert not (final / "model.onnx").exists()  # it would not match the averaged weights
     with pytest.raises(ValueError, match="between 0 and 1"):
         export_weights(run_dir, tmp_path / "bad", wise=1.5)
     from denoiser_train.config import parse_args
