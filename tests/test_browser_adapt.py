@@ -9,19 +9,12 @@ import re
 
 import pytest
 from app_support import serve
-from test_browser import DESKTOP, PHONE, RUN_TIMEOUT, browser, open_page, shoot, sync_api  # noqa: F401 - fixtures
-from test_browser_progress import upload
+from test_browser import DESKTOP, PHONE, browser, open_page, sync_api  # noqa: F401 - fixtures
+from test_browser_progress import denoise_watching, progress_in_view, upload
 
 from denoiser.io import write_image
 
-ADAPTING_IN_VIEW = """() => {
-  const line = document.querySelector('#denoise-progress');
-  const button = document.querySelector('#denoise-button');
-  if (!line || !button || !button.disabled) return false;
-  const r = line.getBoundingClientRect();
-  return /Learning this photo's noise/.test(line.innerText) && /\\d+\\/[\\d.]+k? training steps/.test(line.innerText)
-         && r.top >= 0 && r.bottom <= window.innerHeight;
-}"""
+ADAPTING_IN_VIEW = progress_in_view(r"^(?=[\s\S]*Learning this photo's noise)(?=[\s\S]*\d+\/[\d.]+k? training steps)")
 
 
 @pytest.fixture(scope="module")
@@ -58,13 +51,7 @@ def test_adapting_shows_its_progress_under_the_button(browser, adapt_url, sync_a
         option = page.locator("#adapt-photo")
         expect(option).to_contain_text("Adapt to this photo first (slower: up to 0.1 min)")
         option.locator("input[type=checkbox]").check()
-        button = page.locator("#denoise-button")
-        button.scroll_into_view_if_needed()
-        button.click()
-        page.wait_for_function(ADAPTING_IN_VIEW, timeout=RUN_TIMEOUT, polling="raf")
-        shoot(page, f"adapting-{viewport['width']}.png", full_page=False)
-        expect(page.locator("#download")).to_be_visible(timeout=RUN_TIMEOUT)
-        expect(button).to_be_enabled()
+        denoise_watching(page, expect, ADAPTING_IN_VIEW, f"adapting-{viewport['width']}.png")
         expect(page.locator("#denoise-status")).to_contain_text(
             re.compile(r"learned this photo's own noise for \d+\.\d min \(\d+ of \d+ training steps\)"))
     finally:

@@ -17,14 +17,19 @@ from denoiser.io import write_image
 VIEWPORTS = [pytest.param(PHONE, id="390px"), pytest.param(DESKTOP, id="1366px")]
 # True once the element shows a run's progress (gradio's status tracker with "n/m steps" or "tiles")
 # inside the viewport, while the Denoise button is disabled.
-PROGRESS_IN_VIEW = """() => {
+def progress_in_view(pattern: str) -> str:
+    """A page predicate: the button is disabled and the progress line under it matches the JS regex `pattern`
+    and lies inside the viewport."""
+    return """() => {
   const line = document.querySelector('#denoise-progress');
   const button = document.querySelector('#denoise-button');
   if (!line || !button || !button.disabled) return false;
-  const text = line.innerText;
   const r = line.getBoundingClientRect();
-  return /\\d+\\/\\d+ (steps|tiles)/.test(text) && r.top >= 0 && r.bottom <= window.innerHeight;
-}"""
+  return /%s/.test(line.innerText) && r.top >= 0 && r.bottom <= window.innerHeight;
+}""" % pattern
+
+
+PROGRESS_IN_VIEW = progress_in_view(r"\d+\/\d+ (steps|tiles)")
 
 INNER_SCROLLERS = """(e) => [e, ...e.querySelectorAll('*')].filter(x => ['auto', 'scroll'].includes(getComputedStyle(x).overflowY)
                                  && x.scrollHeight > x.clientHeight + 2).map(x => x.className)"""
@@ -44,19 +49,26 @@ def upload(page, expect, path) -> None:
     expect(page.locator("#photo-note")).to_contain_text("Noise: ", timeout=RUN_TIMEOUT)
 
 
+def denoise_watching(page, expect, in_view: str, shot: str):
+    """Click Denoise, wait (frame by frame) until `in_view` holds, screenshot it, then wait for the download
+    and the button to come back; returns the button."""
+    button = page.locator("#denoise-button")
+    button.scroll_into_view_if_needed()
+    button.click()
+    page.wait_for_function(in_view, timeout=RUN_TIMEOUT, polling="raf")
+    shoot(page, shot, full_page=False)
+    expect(page.locator("#download")).to_be_visible(timeout=RUN_TIMEOUT)
+    expect(button).to_be_enabled()
+    return button
+
+
 @pytest.mark.parametrize("viewport", VIEWPORTS)
 def test_progress_shows_under_the_button_while_it_runs(browser, url, sync_api, big_photo, viewport):  # noqa: F811
     expect = sync_api.expect
     page = open_page(browser, url, viewport)
     try:
         upload(page, expect, big_photo)
-        button = page.locator("#denoise-button")
-        button.scroll_into_view_if_needed()
-        button.click()
-        page.wait_for_function(PROGRESS_IN_VIEW, timeout=RUN_TIMEOUT, polling="raf")
-        shoot(page, f"progress-{viewport['width']}.png", full_page=False)
-        expect(page.locator("#download")).to_be_visible(timeout=RUN_TIMEOUT)
-        expect(button).to_be_enabled()
+        button = denoise_watching(page, expect, PROGRESS_IN_VIEW, f"progress-{viewport['width']}.png")
         expect(button).to_have_text("Denoise")
         expect(page.locator("#denoise-progress")).to_contain_text(re.compile(r"Done in \d+\.\d s at strength 1\.00"))
     finally:
