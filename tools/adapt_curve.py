@@ -67,16 +67,25 @@ def main(argv: list[str] | None = None) -> int:
         psnr, ssim = score(str(model_dir), args.pairs, args.split)
         rows.append({"minutes": budget, "steps": steps, "psnr": psnr, "ssim": ssim,
                      "wall_minutes": round((time.perf_counter() - start) / 60, 2)})
-        print(rows[-1], flush=True)
-        if args.json:
-            args.json.write_text(json.dumps(rows, indent=1) + "\n")
-    table = render_table(rows, args.pairs.name, argv if argv is not None else sys.argv[1:])
+        keep_rows(rows, args.json)
+    publish_table(render_table(rows, args.pairs.name, argv if argv is not None else sys.argv[1:]), args.readme, MARKERS)
+    return 0
+
+
+def keep_rows(rows: list[dict], json_path: Path | None) -> None:
+    """Print the newest row and rewrite the JSON with every row so far (a long measurement keeps what it has)."""
+    print(rows[-1], flush=True)
+    if json_path:
+        json_path.write_text(json.dumps(rows, indent=1) + "\n")
+
+
+def publish_table(table: str, readme: Path | None, markers: tuple[str, str]) -> None:
+    """Print the table and, given a README, write it between its markers."""
     print(table)
-    if args.readme:
+    if readme:
         from benchmarks.report_training import write_readme_block
 
-        write_readme_block(args.readme, table, MARKERS)
-    return 0
+        write_readme_block(readme, table, markers)
 
 
 def render_table(rows: list[dict], dataset: str, argv: list[str]) -> str:

@@ -11,12 +11,13 @@ command between the README's photo-adapt markers.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from tools.adapt_curve import keep_rows, publish_table
 
 MARKERS = ("<!-- photo-adapt:start -->", "<!-- photo-adapt:end -->")
 
@@ -82,15 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for noisy_path, clean_path in pairs[: args.limit or None]:
         rows.append(score_photo(noisy_path, clean_path, args.source, args.minutes, args.threads))
-        print(rows[-1], flush=True)
-        if args.json:
-            args.json.write_text(json.dumps(rows, indent=1) + "\n")
-    table = render_table(rows, args.pairs.name, argv if argv is not None else sys.argv[1:])
-    print(table)
-    if args.readme:
-        from benchmarks.report_training import write_readme_block
-
-        write_readme_block(args.readme, table, MARKERS)
+        keep_rows(rows, args.json)
+    publish_table(render_table(rows, args.pairs.name, argv if argv is not None else sys.argv[1:]), args.readme, MARKERS)
     return 0
 
 
